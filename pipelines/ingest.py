@@ -1,0 +1,330 @@
+"""Ingestion: validate -> quarantine -> redact PII -> de-duplicate -> store, per record.
+
+Used by the HTTP API, the connectors and the sample-data loader alike. Every raw record ends
+as accepted, updated (same external id, changed content), duplicate or rejected (quarantined).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from pipelines.dedupe import content_hash
+from pipelines.records import (
+    MessageRecord,
+    MetricRecord,
+    OutcomeRecord,
+    Rejection,
+    ValidationLimits,
+    validate_record,
+)
+from pipelines.redaction import PiiRedactor
+from sentiment_service.accounts import create_placeholder_account
+from sentiment_service.settings import Settings
+from sentiment_service.storage.tables import (
+    Account,
+    AccountOutcome,
+    Message,
+    Metric,
+    QuarantineRecord,
+)
+from sentiment_service.storage.types import utcnow
+
+Status = Literal["accepted", "updated", "duplicate", "rejected"]
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """What happened to the record at `index` of a batch."""
+
+    index: int
+    status: Status
+    id: int | None = None
+    code: str | None = None
+    reason: str | None = None
+    field: str | None = None
+    quarantine_id: int | None = None
+
+
+@dataclass
+class BatchResult:
+    """The outcome of one batch, item by item."""
+
+    items: list[ItemResult] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """How many items ended in each status."""
+        tally = Counter(item.status for item in self.items)
+        return {status: tally.get(status, 0) for status in Status.__args__}  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class IngestPolicy:
+    """The settings ingestion obeys."""
+
+    max_text_chars: int = 20_000
+    future_skew: timedelta = timedelta(minutes=5)
+    auto_create_accounts: bool = False
+    redact_pii: bool = True
+    phone_region: str = "US"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IngestPolicy:
+        """The policy configured in `settings`."""
+        return cls(
+            max_text_chars=settings.max_text_chars,
+            future_skew=timedelta(seconds=settings.future_skew_seconds),
+            auto_create_accounts=settings.auto_create_accounts,
+            redact_pii=settings.redact_pii,
+            phone_region=settings.phone_region,
+        )
+
+
+class Ingestor:
+    """Stores batches of raw records into one session (the caller commits)."""
+
+    def __init__(
+        self,
+        session: Session,
+        policy: IngestPolicy,
+        *,
+        channel: str,
+        actor: str,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.session = session
+        self.policy = policy
+        self.channel = channel
+        self.actor = actor
+        self.clock = clock
+        self.redactor = PiiRedactor(policy.phone_region) if policy.redact_pii else None
+        self._known_accounts: set[str] = set()
+
+    def _limits(self) -> ValidationLimits:
+        return ValidationLimits(self.policy.max_text_chars, self.clock(), self.policy.future_skew)
+
+    def messages(self, raws: Sequence[Any]) -> BatchResult:
+        """Ingest a batch of raw message objects."""
+        return self._run("message", MessageRecord, self._store_message, raws)
+
+    def metrics(self, raws: Sequence[Any]) -> BatchResult:
+        """Ingest a batch of raw metric observations."""
+        return self._run("metric", MetricRecord, self._store_metric, raws)
+
+    def outcomes(self, raws: Sequence[Any]) -> BatchResult:
+        """Ingest a batch of raw account outcomes."""
+        return self._run("outcome", OutcomeRecord, self._store_outcome, raws)
+
+    def _run(
+        self,
+        kind: str,
+        model: type[BaseModel],
+        store: Callable[[int, Any], ItemResult],
+        raws: Sequence[Any],
+    ) -> BatchResult:
+        result = BatchResult()
+        limits = self._limits()
+        for index, raw in enumerate(raws):
+            validated = validate_record(model, raw, limits)
+            if validated.rejection is not None:
+                item = self._quarantine(kind, index, raw, validated.rejection)
+            else:
+                item = self._store_guarded(kind, index, raw, validated.record, store)
+            result.items.append(item)
+        return result
+
+    def _store_guarded(
+        self, kind: str, index: int, raw: Any, record: Any, store: Callable[[int, Any], ItemResult]
+    ) -> ItemResult:
+        account_id = getattr(record, "account_id", None)
+        if account_id is not None and not self._account_exists(account_id):
+            rejection = Rejection(
+                "unknown_account", f"account {account_id!r} does not exist", "account_id"
+            )
+            return self._quarantine(kind, index, raw, rejection)
+        try:
+            with self.session.begin_nested():
+                return store(index, record)
+        except IntegrityError:
+            # A concurrent writer stored the same key between our lookup and insert.
+            with self.session.begin_nested():
+                return store(index, record)
+
+    def _account_exists(self, account_id: str) -> bool:
+        if account_id in self._known_accounts:
+            return True
+        if self.session.get(Account, account_id) is None:
+            if not self.policy.auto_create_accounts:
+                return False
+            create_placeholder_account(self.session, account_id, actor=self.actor)
+        self._known_accounts.add(account_id)
+        return True
+
+    def _quarantine(self, kind: str, index: int, raw: Any, rejection: Rejection) -> ItemResult:
+        """Keep a refused record; the same payload refused again reuses the earlier row."""
+        payload = _jsonable(self.redactor.redact_payload(raw) if self.redactor else raw)
+        canonical = json.dumps([kind, self.channel, rejection.code, payload], sort_keys=True)
+        digest = hashlib.sha256(canonical.encode()).hexdigest()
+        row = self.session.exec(
+            select(QuarantineRecord).where(QuarantineRecord.payload_hash == digest)
+        ).first()
+        if row is None:
+            source = raw.get("source") if isinstance(raw, dict) else None
+            row = QuarantineRecord(
+                kind=kind,
+                channel=self.channel,
+                source=str(source)[:64] if source is not None else None,
+                reason_code=rejection.code,
+                reason=rejection.reason,
+                field_path=rejection.field,
+                raw_payload=payload,
+                payload_hash=digest,
+            )
+            self.session.add(row)
+            self.session.flush()
+        return ItemResult(
+            index,
+            "rejected",
+            code=rejection.code,
+            reason=rejection.reason,
+            field=rejection.field,
+            quarantine_id=row.id,
+        )
+
+    def _store_message(self, index: int, record: MessageRecord) -> ItemResult:
+        text, redactions = record.text, 0
+        metadata: dict[str, Any] = record.metadata
+        if self.redactor is not None:
+            redacted = self.redactor.redact(text)
+            text, redactions = redacted.text, redacted.count
+            metadata = self.redactor.redact_payload(metadata)
+        digest = content_hash(text)
+        existing = self.session.exec(
+            select(Message).where(
+                Message.source_system == record.source_system,
+                Message.external_id == record.external_id,
+            )
+        ).first()
+        fields: dict[str, Any] = {
+            "source": record.source.value,
+            "account_id": record.account_id,
+            "author_role": record.author_role.value,
+            "text": text,
+            "created_at": record.created_at,
+            "language": record.language,
+            "content_hash": digest,
+            "thread_id": record.thread_id,
+            "redactions": redactions,
+            "extra": _jsonable(metadata) or None,
+        }
+        if existing is not None:
+            if all(getattr(existing, name) == value for name, value in fields.items()):
+                return ItemResult(
+                    index,
+                    "duplicate",
+                    existing.id,
+                    code="same_external_id",
+                    reason="already stored with the same content",
+                )
+            for name, value in fields.items():
+                setattr(existing, name, value)
+            existing.updated_at = self.clock()
+            self.session.add(existing)
+            self.session.flush()
+            return ItemResult(index, "updated", existing.id)
+        if record.account_id is not None:
+            same_text = self.session.exec(
+                select(Message).where(
+                    Message.account_id == record.account_id, Message.content_hash == digest
+                )
+            ).first()
+            if same_text is not None:
+                return ItemResult(
+                    index,
+                    "duplicate",
+                    same_text.id,
+                    code="same_content",
+                    reason=f"same text already stored as message {same_text.id}",
+                )
+        message = Message(
+            source_system=record.source_system, external_id=record.external_id, **fields
+        )
+        self.session.add(message)
+        self.session.flush()
+        return ItemResult(index, "accepted", message.id)
+
+    def _store_metric(self, index: int, record: MetricRecord) -> ItemResult:
+        existing = self.session.exec(
+            select(Metric).where(
+                Metric.account_id == record.account_id,
+                Metric.name == record.name,
+                Metric.observed_at == record.observed_at,
+                Metric.source == record.source,
+            )
+        ).first()
+        if existing is not None:
+            if existing.value == record.value:
+                return ItemResult(
+                    index,
+                    "duplicate",
+                    existing.id,
+                    code="same_observation",
+                    reason="already stored with the same value",
+                )
+            existing.value = record.value
+            self.session.add(existing)
+            self.session.flush()
+            return ItemResult(index, "updated", existing.id)
+        metric = Metric(**record.model_dump())
+        self.session.add(metric)
+        self.session.flush()
+        return ItemResult(index, "accepted", metric.id)
+
+    def _store_outcome(self, index: int, record: OutcomeRecord) -> ItemResult:
+        existing = self.session.exec(
+            select(AccountOutcome).where(
+                AccountOutcome.account_id == record.account_id,
+                AccountOutcome.occurred_on == record.occurred_on,
+                AccountOutcome.outcome == record.outcome.value,
+            )
+        ).first()
+        if existing is not None:
+            if existing.notes == record.notes:
+                return ItemResult(
+                    index, "duplicate", existing.id, code="same_outcome", reason="already stored"
+                )
+            existing.notes = record.notes
+            self.session.add(existing)
+            self.session.flush()
+            return ItemResult(index, "updated", existing.id)
+        outcome = AccountOutcome(
+            account_id=record.account_id,
+            outcome=record.outcome.value,
+            occurred_on=record.occurred_on,
+            notes=record.notes,
+        )
+        self.session.add(outcome)
+        self.session.flush()
+        return ItemResult(index, "accepted", outcome.id)
+
+
+def _jsonable(value: Any) -> Any:
+    """A JSON-safe copy of `value` (unknown objects become strings)."""
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, str | int | bool) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else str(value)
+    return str(value)

@@ -1,0 +1,193 @@
+"""Incoming records (what the API and connectors hand to ingestion), validated with pydantic.
+
+Validation turns one raw JSON object into either a typed record or a `Rejection` that names
+the field and a reason code; the caller quarantines rejections, nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from sentiment_service.vocabulary import AuthorRole, Outcome, Source
+
+Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+SystemName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+MetricName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+
+@dataclass(frozen=True)
+class ValidationLimits:
+    """Limits that depend on settings and on the clock, passed as validation context."""
+
+    max_text_chars: int
+    now: datetime
+    future_skew: timedelta
+
+    @property
+    def latest_allowed(self) -> datetime:
+        """The latest timestamp accepted (now plus allowed clock skew)."""
+        return self.now + self.future_skew
+
+
+def _as_utc(value: datetime, info: ValidationInfo) -> datetime:
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    limits: ValidationLimits | None = (info.context or {}).get("limits")
+    if limits is not None and value > limits.latest_allowed:
+        raise PydanticCustomError(
+            "future_timestamp", "timestamp {value} is in the future", {"value": value.isoformat()}
+        )
+    return value
+
+
+class MessageRecord(BaseModel):
+    """One message as sent by a client or a connector."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Source
+    source_system: SystemName
+    external_id: Identifier
+    account_id: Identifier | None = Field(
+        None,
+        validate_default=True,
+        description="Our account id; may be empty only for brand-level social mentions.",
+    )
+    author_role: AuthorRole = AuthorRole.CUSTOMER
+    text: str = Field(description="The message text; redacted for PII before storage.")
+    created_at: datetime = Field(description="When it was written; naive times are taken as UTC.")
+    thread_id: Identifier | None = None
+    language: (
+        Annotated[str, StringConstraints(pattern=r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})?$")] | None
+    ) = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("text")
+    @classmethod
+    def _text_present_and_bounded(cls, value: str, info: ValidationInfo) -> str:
+        if not value.strip():
+            raise PydanticCustomError("empty_text", "text is empty")
+        limits: ValidationLimits | None = (info.context or {}).get("limits")
+        if limits is not None and len(value) > limits.max_text_chars:
+            raise PydanticCustomError(
+                "text_too_long",
+                "text is longer than {limit} characters",
+                {"limit": limits.max_text_chars},
+            )
+        return value
+
+    @field_validator("created_at")
+    @classmethod
+    def _created_at_utc(cls, value: datetime, info: ValidationInfo) -> datetime:
+        return _as_utc(value, info)
+
+    @field_validator("account_id")
+    @classmethod
+    def _account_required(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("source") not in (Source.SOCIAL, None):
+            raise PydanticCustomError(
+                "account_required", "account_id is required unless source is 'social'"
+            )
+        return value
+
+
+class MetricRecord(BaseModel):
+    """One observation of a quantitative metric for an account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: Identifier
+    name: MetricName = Field(description="snake_case, e.g. logins, seats_used, nps")
+    value: float
+    observed_at: datetime
+    source: SystemName = "api"
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise PydanticCustomError("not_finite", "value must be a finite number")
+        return value
+
+    @field_validator("observed_at")
+    @classmethod
+    def _observed_at_utc(cls, value: datetime, info: ValidationInfo) -> datetime:
+        return _as_utc(value, info)
+
+
+class OutcomeRecord(BaseModel):
+    """A churn/renewal/expansion event for an account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: Identifier
+    outcome: Outcome
+    occurred_on: date
+    notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+RecordT = TypeVar("RecordT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a raw record was not accepted."""
+
+    code: str
+    reason: str
+    field: str | None
+
+
+CUSTOM_CODES = frozenset(
+    {"empty_text", "text_too_long", "future_timestamp", "account_required", "not_finite"}
+)
+
+
+def _reason_code(error: dict[str, Any]) -> str:
+    kind, loc = error["type"], error["loc"]
+    if kind in CUSTOM_CODES:
+        return kind
+    if kind == "missing":
+        return "missing_field"
+    if kind == "extra_forbidden":
+        return "unexpected_field"
+    if loc == ("source",) and kind == "enum":
+        return "unknown_source"
+    if kind.startswith(("datetime", "date")):
+        return "invalid_timestamp"
+    return "invalid_value"
+
+
+@dataclass(frozen=True)
+class Validated(Generic[RecordT]):
+    """The result of validating one raw record: a record or a rejection."""
+
+    record: RecordT | None
+    rejection: Rejection | None
+
+
+def validate_record(model: type[RecordT], raw: Any, limits: ValidationLimits) -> Validated[RecordT]:
+    """Validate one raw JSON value as `model`; the first error becomes the rejection."""
+    if not isinstance(raw, dict):
+        rejection = Rejection("not_an_object", "each record must be a JSON object", None)
+        return Validated(None, rejection)
+    try:
+        return Validated(model.model_validate(raw, context={"limits": limits}), None)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        field = ".".join(map(str, first["loc"])) or None
+        message = str(first["msg"])
+        return Validated(None, Rejection(_reason_code(dict(first)), message, field))

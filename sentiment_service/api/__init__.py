@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): routes per resource, mounted in `app.create_app`."""

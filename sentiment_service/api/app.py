@@ -1,0 +1,91 @@
+"""The FastAPI application factory: wires settings, database, routes and middleware."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+
+from sentiment_service import __version__
+from sentiment_service.api.middleware import RequestContextMiddleware
+from sentiment_service.api.problems import install_problem_handlers
+from sentiment_service.api.routes import accounts, health, ingest, keys, quarantine
+from sentiment_service.api.telemetry import ApiMetrics
+from sentiment_service.auth.keys import ensure_key
+from sentiment_service.logs import configure_logging
+from sentiment_service.settings import Settings
+from sentiment_service.storage.database import Database
+from sentiment_service.vocabulary import Role
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    """Build the app; tests pass their own settings and database."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    owned_database = database is None
+    database = database or Database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.bootstrap_admin_key is not None:
+            with database.session() as session:
+                ensure_key(
+                    session,
+                    key=settings.bootstrap_admin_key.get_secret_value(),
+                    name="bootstrap-admin",
+                    role=Role.ADMIN,
+                )
+        log.info("service_started", version=__version__, database=database.engine.url.drivername)
+        yield
+        if owned_database:
+            database.dispose()
+
+    app = FastAPI(
+        title="Sentiment Service",
+        version=__version__,
+        description="Customer sentiment, topics and account health. Send an API key as "
+        "`X-API-Key` (or `Authorization: Bearer`). Errors are RFC 9457 problem details.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.metrics = ApiMetrics()
+    install_problem_handlers(app)
+    for module in (health, ingest, accounts, quarantine, keys):
+        app.include_router(module.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["X-API-Key", "Authorization", "Content-Type"],
+        )
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=app.state.metrics,
+        max_body_bytes=settings.max_request_bytes,
+    )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with the per-record schemas that batch bodies refer to."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, model in ingest.SCHEMAS.items():
+            record_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(record_schema.pop("$defs", {}))
+            components[name] = record_schema
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -1,0 +1,70 @@
+"""FastAPI dependencies, declared once as `Annotated` aliases and used as route parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from sentiment_service.api.telemetry import ApiMetrics
+from sentiment_service.auth.keys import Principal, authenticate
+from sentiment_service.auth.permissions import Permission, allows
+from sentiment_service.settings import Settings
+from sentiment_service.storage.database import Database
+
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+bearer = HTTPBearer(auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    return request.app.state.settings
+
+
+def get_database(request: Request) -> Database:
+    """The app's database."""
+    return request.app.state.database
+
+
+def get_metrics(request: Request) -> ApiMetrics:
+    """The app's Prometheus metrics."""
+    return request.app.state.metrics
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
+
+
+def require(permission: Permission) -> Callable[..., Principal]:
+    """A dependency that authenticates the caller's key and checks `permission`."""
+
+    def dependency(
+        request: Request,
+        database: DatabaseDep,
+        api_key: Annotated[str | None, Security(api_key_header)] = None,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
+    ) -> Principal:
+        key = api_key or (credentials.credentials if credentials else None)
+        challenge = {"WWW-Authenticate": 'Bearer realm="sentiment-service"'}
+        if not key:
+            raise HTTPException(401, "an API key is required (X-API-Key header)", challenge)
+        with database.session() as session:
+            principal = authenticate(session, key)
+        if principal is None:
+            raise HTTPException(401, "the API key is unknown or revoked", challenge)
+        request.scope.setdefault("state", {})["key_id"] = principal.key_id
+        if not allows(principal.role, permission):
+            raise HTTPException(403, f"role '{principal.role}' lacks the '{permission}' permission")
+        return principal
+
+    return dependency
+
+
+Ingester = Annotated[Principal, Depends(require(Permission.INGEST))]
+Reader = Annotated[Principal, Depends(require(Permission.READ))]
+QuarantineReader = Annotated[Principal, Depends(require(Permission.READ_QUARANTINE))]
+Admin = Annotated[Principal, Depends(require(Permission.ADMIN))]
+MetricsScraper = Annotated[Principal, Depends(require(Permission.METRICS))]

@@ -1,0 +1,103 @@
+"""Errors as RFC 9457 problem details (`application/problem+json`), mapped in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException
+
+from sentiment_service.errors import ServiceError
+
+log = structlog.get_logger(__name__)
+PROBLEM_TYPE = "about:blank"
+
+
+def problem(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """A problem-details response."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "request_id": getattr(request.state, "request_id", None),
+    }
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(
+        body, status_code=status, media_type="application/problem+json", headers=headers
+    )
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = list(loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc)
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or (str(loc[0]) if loc else "")
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": _field_path(tuple(error["loc"])), "message": error["msg"], "type": error["type"]}
+        for error in exc.errors()
+    ]
+    fields = ", ".join(sorted({error["field"] for error in errors}))
+    return problem(request, 422, "Invalid request", f"invalid input in: {fields}", errors=errors)
+
+
+async def _service(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
+    return problem(request, exc.status_code, exc.title, exc.detail, errors=errors)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    title = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed"}
+    return problem(
+        request,
+        exc.status_code,
+        title.get(exc.status_code, "HTTP error"),
+        str(exc.detail),
+        headers=dict(exc.headers or {}),
+    )
+
+
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    log.error("database_unavailable", error=type(exc).__name__)
+    return problem(
+        request,
+        503,
+        "Service not ready",
+        "the database is unavailable; retry later",
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled_error", error=type(exc).__name__)
+    return problem(request, 500, "Internal error", "an unexpected error occurred")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Register the handlers on `app`."""
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(ServiceError, _service)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(Exception, _unexpected)

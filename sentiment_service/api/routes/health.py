@@ -1,0 +1,47 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from sentiment_service import __version__
+from sentiment_service.api.deps import DatabaseDep, MetricsDep, MetricsScraper
+from sentiment_service.storage import migrate
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="The process is up")
+def healthz() -> dict[str, str]:
+    """Liveness: answers while the process runs."""
+    return {"status": "ok", "version": __version__}
+
+
+@router.get(
+    "/readyz",
+    summary="Ready to serve: database reachable and migrated",
+    responses={503: {"description": "Not ready; `checks` says why"}},
+)
+def readyz(database: DatabaseDep) -> JSONResponse:
+    """Readiness: the database answers and its schema is at the code's migration head."""
+    checks: dict[str, Any] = {}
+    try:
+        database.ping()
+        checks["database"] = "ok"
+        current, head = migrate.current_revision(database.engine), migrate.head_revision()
+        checks["migrations"] = "ok" if current == head else f"at {current}, code needs {head}"
+    except Exception as error:  # any failure to reach the database means not ready
+        checks["database"] = f"unreachable: {type(error).__name__}"
+    ready = all(value == "ok" for value in checks.values())
+    body = {"status": "ready" if ready else "not ready", "checks": checks}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(_: MetricsScraper, api_metrics: MetricsDep) -> Response:
+    """Prometheus text exposition of the API's metrics."""
+    return Response(generate_latest(api_metrics.registry), media_type=CONTENT_TYPE_LATEST)

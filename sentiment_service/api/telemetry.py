@@ -1,0 +1,30 @@
+"""Prometheus metrics of the API, in a registry owned by the app (not the global one)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+class ApiMetrics:
+    """The counters and histograms the API updates."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "http_requests_total",
+            "HTTP requests by route template, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request latency by route template.",
+            ["route", "method"],
+            registry=self.registry,
+        )
+        self.ingested = Counter(
+            "ingested_records_total",
+            "Ingested records by kind and outcome (accepted, updated, duplicate, rejected).",
+            ["kind", "status"],
+            registry=self.registry,
+        )

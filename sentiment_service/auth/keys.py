@@ -1,0 +1,112 @@
+"""API key creation and verification. Only a salted SHA-256 of the secret is stored.
+
+A key reads `ssk_<prefix>_<secret>`: the prefix finds the row, the secret is compared in
+constant time. Secrets carry 256 bits of entropy, so a fast hash is enough.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+from sentiment_service.errors import NotFoundError
+from sentiment_service.storage.tables import ApiKey
+from sentiment_service.storage.types import utcnow
+from sentiment_service.vocabulary import Role
+
+KEY_PATTERN = re.compile(r"^ssk_([0-9a-f]{12})_([A-Za-z0-9_-]{32,128})$")
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller behind a verified key."""
+
+    key_id: int
+    name: str
+    role: Role
+
+    @property
+    def actor(self) -> str:
+        """How the caller appears in the audit log."""
+        return f"key:{self.key_id}:{self.name}"
+
+
+def new_key_string() -> str:
+    """A fresh random key string."""
+    return f"ssk_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
+
+
+def _hash(salt: str, secret: str) -> str:
+    return hashlib.sha256(f"{salt}:{secret}".encode()).hexdigest()
+
+
+def create_key(
+    session: Session, *, name: str, role: Role, created_by: str, key: str | None = None
+) -> tuple[ApiKey, str]:
+    """Store a new key (random unless `key` is given) and return the row and the key string."""
+    key = key or new_key_string()
+    match = KEY_PATTERN.match(key)
+    if match is None:
+        raise ValueError("API key must look like ssk_<12 hex chars>_<32+ url-safe chars>")
+    prefix, secret = match.groups()
+    salt = secrets.token_hex(16)
+    row = ApiKey(
+        prefix=prefix,
+        name=name,
+        role=role.value,
+        salt=salt,
+        secret_hash=_hash(salt, secret),
+        created_by=created_by,
+    )
+    session.add(row)
+    session.flush()
+    return row, key
+
+
+def ensure_key(session: Session, *, key: str, name: str, role: Role) -> ApiKey:
+    """Create `key` unless a key with its prefix exists (for bootstrap keys from settings)."""
+    match = KEY_PATTERN.match(key)
+    if match is None:
+        raise ValueError("bootstrap key must look like ssk_<12 hex chars>_<32+ url-safe chars>")
+    existing = session.exec(select(ApiKey).where(ApiKey.prefix == match.group(1))).first()
+    if existing is not None:
+        return existing
+    row, _ = create_key(session, name=name, role=role, created_by="settings", key=key)
+    return row
+
+
+def authenticate(session: Session, key: str, *, now: datetime | None = None) -> Principal | None:
+    """The principal for `key`, or None when it is unknown, wrong or revoked."""
+    match = KEY_PATTERN.match(key)
+    if match is None:
+        return None
+    prefix, secret = match.groups()
+    row = session.exec(select(ApiKey).where(ApiKey.prefix == prefix)).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(row.secret_hash, _hash(row.salt, secret)):
+        return None
+    now = now or utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        row.last_used_at = now
+        session.add(row)
+    assert row.id is not None
+    return Principal(key_id=row.id, name=row.name, role=Role(row.role))
+
+
+def revoke_key(session: Session, key_id: int) -> ApiKey:
+    """Mark a key revoked; it stops working at once."""
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFoundError(f"API key {key_id} does not exist")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.add(row)
+    return row

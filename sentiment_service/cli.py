@@ -1,0 +1,129 @@
+"""The `sentiment-service` command line."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from sqlalchemy.engine import make_url
+
+from pipelines.ingest import IngestPolicy
+from sentiment_service.auth.keys import create_key, revoke_key
+from sentiment_service.errors import NotFoundError
+from sentiment_service.sample_loader import load_sample_data
+from sentiment_service.settings import Settings
+from sentiment_service.storage import migrate
+from sentiment_service.storage.database import Database
+from sentiment_service.vocabulary import Role
+
+app = typer.Typer(
+    help="Self-hosted customer-sentiment and account-health service.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+@app.command("init-db")
+def init_db() -> None:
+    """Create or upgrade the database schema (runs the Alembic migrations)."""
+    settings = _settings()
+    migrate.upgrade(settings.database_url)
+    typer.echo(f"database at migration {migrate.head_revision()}: {_safe_url(settings)}")
+
+
+@app.command("create-key")
+def create_key_command(
+    role: Annotated[str, typer.Option(help="ingest, viewer, analyst or admin")],
+    name: Annotated[str, typer.Option(help="Who or what uses the key")] = "cli",
+) -> None:
+    """Create an API key and print it (it is shown only this once)."""
+    try:
+        parsed = Role(role)
+    except ValueError:
+        raise typer.BadParameter(
+            f"unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}",
+            param_hint="--role",
+        ) from None
+    database = _migrated_database(_settings())
+    with database.session() as session:
+        row, key = create_key(session, name=name, role=parsed, created_by="cli")
+    typer.echo(json.dumps({"id": row.id, "name": name, "role": parsed.value, "key": key}))
+
+
+@app.command("revoke-key")
+def revoke_key_command(key_id: Annotated[int, typer.Argument(help="The key's id")]) -> None:
+    """Revoke an API key by id."""
+    database = _migrated_database(_settings())
+    try:
+        with database.session() as session:
+            revoke_key(session, key_id)
+    except NotFoundError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"revoked key {key_id}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default from settings)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from settings)")] = None,
+) -> None:
+    """Run the HTTP API (migrations must be current: run init-db first)."""
+    import uvicorn
+
+    from sentiment_service.api.app import create_app
+
+    settings = _settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@app.command()
+def demo(
+    host: Annotated[str | None, typer.Option(help="Bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the API")] = True,
+) -> None:
+    """Set up the embedded database, load the bundled sample data and start the API."""
+    settings = _settings()
+    database = _migrated_database(settings)
+    summary = load_sample_data(database, IngestPolicy.from_settings(settings))
+    with database.session() as session:
+        _, key = create_key(session, name="demo-admin", role=Role.ADMIN, created_by="demo")
+    database.dispose()
+    host, port = host or settings.host, port or settings.port
+    base = f"http://{host}:{port}"
+    typer.echo(f"\nDatabase: {_safe_url(settings)}")
+    typer.echo(
+        f"Sample data: {summary.accounts} accounts; "
+        + "; ".join(f"{kind}s {counts}" for kind, counts in summary.counts.items())
+    )
+    typer.echo(f"Admin API key (shown once): {key}")
+    typer.echo(f"API docs:   {base}/docs")
+    typer.echo(f"Try:        curl -H 'X-API-Key: {key}' {base}/v1/accounts")
+    typer.echo(f"Quarantine: curl -H 'X-API-Key: {key}' {base}/v1/quarantine")
+    if serve_api:
+        serve(host=host, port=port)
+
+
+def _migrated_database(settings: Settings) -> Database:
+    migrate.upgrade(settings.database_url)
+    return Database(settings.database_url)
+
+
+def _safe_url(settings: Settings) -> str:
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    app()

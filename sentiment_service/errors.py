@@ -1,0 +1,50 @@
+"""The service's exception hierarchy; the API maps each class to one HTTP status."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base class of errors the service raises on purpose; `field` names the culprit input."""
+
+    status_code = 500
+    title = "Internal error"
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+
+
+class NotFoundError(ServiceError):
+    """A referenced resource does not exist."""
+
+    status_code = 404
+    title = "Not found"
+
+
+class ConflictError(ServiceError):
+    """The request conflicts with the current state."""
+
+    status_code = 409
+    title = "Conflict"
+
+
+class InvalidInputError(ServiceError):
+    """The request is well-formed JSON but not acceptable."""
+
+    status_code = 422
+    title = "Invalid input"
+
+
+class PayloadTooLargeError(ServiceError):
+    """The request or batch exceeds a configured limit."""
+
+    status_code = 413
+    title = "Payload too large"
+
+
+class NotReadyError(ServiceError):
+    """A dependency (database, migrations, model) is not available."""
+
+    status_code = 503
+    title = "Service not ready"

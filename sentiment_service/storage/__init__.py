@@ -1,0 +1,1 @@
+"""Storage: the database schema (SQLModel tables), engine and Alembic migrations."""

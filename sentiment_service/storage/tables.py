@@ -1,0 +1,186 @@
+"""Database tables. Alembic migrations (not `create_all`) create them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from sentiment_service.storage.types import UTCDateTime, utcnow
+
+
+def _utc(nullable: bool = False, index: bool = False) -> Any:
+    return Field(
+        default_factory=utcnow if not nullable else None,
+        sa_column=Column(UTCDateTime(), nullable=nullable, index=index),
+    )
+
+
+def _json(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(JSON, nullable=nullable))
+
+
+class Account(SQLModel, table=True):
+    """A customer account (company) whose health we follow."""
+
+    __tablename__ = "accounts"
+
+    id: str = Field(primary_key=True, max_length=128)
+    name: str = Field(max_length=256)
+    segment: str | None = Field(default=None, max_length=64, index=True)
+    industry: str | None = Field(default=None, max_length=64, index=True)
+    tier: str | None = Field(default=None, max_length=64)
+    arr: float | None = None
+    renewal_date: date | None = None
+    owner: str | None = Field(default=None, max_length=128, index=True)
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class AccountExternalId(SQLModel, table=True):
+    """How a vendor system (zendesk, intercom, ...) names one of our accounts."""
+
+    __tablename__ = "account_external_ids"
+    __table_args__ = (UniqueConstraint("source_system", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: str = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
+    source_system: str = Field(max_length=64)
+    external_id: str = Field(max_length=256)
+
+
+class Contact(SQLModel, table=True):
+    """An optional author record: a person at an account, known by a vendor id."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("source_system", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: str | None = Field(default=None, foreign_key="accounts.id", index=True)
+    source_system: str = Field(max_length=64)
+    external_id: str = Field(max_length=256)
+    role: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _utc()
+
+
+class Message(SQLModel, table=True):
+    """One piece of customer text: a ticket comment, chat part, survey verbatim, post or note."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("source_system", "external_id", name="uq_messages_source_external"),
+        UniqueConstraint("account_id", "content_hash", name="uq_messages_account_hash"),
+        Index("ix_messages_account_created", "account_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=16, index=True)
+    source_system: str = Field(max_length=64)
+    external_id: str = Field(max_length=256)
+    account_id: str | None = Field(default=None, foreign_key="accounts.id", ondelete="CASCADE")
+    author_role: str = Field(max_length=16)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _utc(index=True)
+    ingested_at: datetime = _utc()
+    updated_at: datetime = _utc()
+    language: str | None = Field(default=None, max_length=16)
+    content_hash: str = Field(max_length=64)
+    thread_id: str | None = Field(default=None, max_length=256, index=True)
+    redactions: int = 0
+    extra: dict[str, Any] | None = _json()
+
+
+class Metric(SQLModel, table=True):
+    """One observation of a quantitative account metric (logins, seats, NPS, ...)."""
+
+    __tablename__ = "metrics"
+    __table_args__ = (
+        UniqueConstraint("account_id", "name", "observed_at", "source", name="uq_metrics_obs"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: str = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=64, index=True)
+    value: float
+    observed_at: datetime = _utc()
+    source: str = Field(max_length=64)
+    ingested_at: datetime = _utc()
+
+
+class AccountOutcome(SQLModel, table=True):
+    """A churn, renewal or expansion event, for backtests."""
+
+    __tablename__ = "account_outcomes"
+    __table_args__ = (UniqueConstraint("account_id", "occurred_on", "outcome"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: str = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
+    outcome: str = Field(max_length=16)
+    occurred_on: date
+    notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    ingested_at: datetime = _utc()
+
+
+class SyncState(SQLModel, table=True):
+    """Where a connector's incremental sync stands."""
+
+    __tablename__ = "sync_state"
+
+    connector: str = Field(primary_key=True, max_length=64)
+    cursor: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    last_success_at: datetime | None = _utc(nullable=True)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    updated_at: datetime = _utc()
+    details: dict[str, Any] | None = _json()
+
+
+class QuarantineRecord(SQLModel, table=True):
+    """An input record that was not stored, with the reason, for review."""
+
+    __tablename__ = "quarantine"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16, index=True)
+    channel: str = Field(max_length=64, index=True)
+    source: str | None = Field(default=None, max_length=64)
+    reason_code: str = Field(max_length=64, index=True)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    field_path: str | None = Field(default=None, max_length=256)
+    raw_payload: Any = _json(nullable=False)
+    payload_hash: str = Field(max_length=64, index=True)
+    received_at: datetime = _utc(index=True)
+
+
+class AuditLogEntry(SQLModel, table=True):
+    """Who changed what and when, with the state before and after."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=64, index=True)
+    entity_type: str = Field(max_length=64)
+    entity_id: str = Field(max_length=256, index=True)
+    before: dict[str, Any] | None = _json()
+    after: dict[str, Any] | None = _json()
+    at: datetime = _utc(index=True)
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key: only a salted hash of its secret is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    prefix: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=128)
+    role: str = Field(max_length=16)
+    salt: str = Field(max_length=64)
+    secret_hash: str = Field(max_length=128)
+    scope: dict[str, Any] | None = _json()
+    created_at: datetime = _utc()
+    created_by: str = Field(max_length=128)
+    last_used_at: datetime | None = _utc(nullable=True)
+    revoked_at: datetime | None = _utc(nullable=True)

@@ -1,0 +1,138 @@
+"""Authorisation: every endpoint x every role, no key and bad keys, against ROLE_PERMISSIONS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from sentiment_service.auth.permissions import ROLE_PERMISSIONS, Permission
+from sentiment_service.storage.database import Database
+from sentiment_service.storage.tables import ApiKey, AuditLogEntry
+from sentiment_service.vocabulary import Role
+from tests.conftest import auth
+from tests.factories import account_body, message, metric
+
+# (method, path, body, permission needed); None = open to everyone.
+ENDPOINTS: list[tuple[str, str, Any, Permission | None]] = [
+    ("GET", "/healthz", None, None),
+    ("GET", "/readyz", None, None),
+    ("GET", "/metrics", None, Permission.METRICS),
+    ("POST", "/v1/messages", {"messages": [message()]}, Permission.INGEST),
+    ("POST", "/v1/metrics", {"metrics": [metric()]}, Permission.INGEST),
+    ("POST", "/v1/outcomes", {"outcomes": []}, Permission.INGEST),
+    ("PUT", "/v1/accounts/acme", account_body(), Permission.INGEST),
+    ("GET", "/v1/accounts", None, Permission.READ),
+    ("GET", "/v1/accounts/acme", None, Permission.READ),
+    ("GET", "/v1/quarantine", None, Permission.READ_QUARANTINE),
+    ("GET", "/v1/keys", None, Permission.ADMIN),
+    ("POST", "/v1/keys", {"name": "x", "role": "viewer"}, Permission.ADMIN),
+    ("DELETE", "/v1/keys/999999", None, Permission.ADMIN),
+]
+OPEN_DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+def test_every_route_is_in_the_matrix(client: TestClient) -> None:
+    routes = {
+        (method, route.path)
+        for route in client.app.routes  # type: ignore[attr-defined]
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    }
+    covered = {(method, path) for method, path, _, _ in ENDPOINTS}
+    templated = {
+        (m, p.replace("acme", "{account_id}").replace("999999", "{key_id}")) for m, p in covered
+    }
+    assert routes - templated == set()
+
+
+def _call(client: TestClient, method: str, path: str, body: Any, headers: dict[str, str]) -> int:
+    return client.request(method, path, json=body, headers=headers).status_code
+
+
+@pytest.mark.parametrize(("method", "path", "body", "permission"), ENDPOINTS)
+def test_role_matrix(
+    client: TestClient,
+    keys: dict[Role, str],
+    method: str,
+    path: str,
+    body: Any,
+    permission: Permission | None,
+) -> None:
+    client.put("/v1/accounts/acme", json=account_body(), headers=auth(keys[Role.ADMIN]))
+    for role in Role:
+        status = _call(client, method, path, body, auth(keys[role]))
+        allowed = permission is None or permission in ROLE_PERMISSIONS[role]
+        if allowed:
+            assert status not in (401, 403), (role, status)
+        else:
+            assert status == 403, (role, status)
+    expected_anonymous = 200 if permission is None else 401
+    assert _call(client, method, path, body, {}) == expected_anonymous
+    if permission is not None:
+        bad = "ssk_000000000000_" + "A" * 43
+        assert _call(client, method, path, body, auth(bad)) == 401
+        assert _call(client, method, path, body, auth("garbage")) == 401
+
+
+def test_401_and_403_are_problem_documents(client: TestClient, keys: dict[Role, str]) -> None:
+    missing = client.get("/v1/accounts")
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"].startswith("Bearer")
+    assert missing.json()["title"] == "Unauthorized"
+    forbidden = client.get("/v1/keys", headers=auth(keys[Role.VIEWER]))
+    assert forbidden.status_code == 403
+    assert "admin" in forbidden.json()["detail"]
+
+
+def test_bearer_header_works(client: TestClient, keys: dict[Role, str]) -> None:
+    response = client.get("/v1/accounts", headers={"Authorization": f"Bearer {keys[Role.VIEWER]}"})
+    assert response.status_code == 200
+
+
+def test_wrong_secret_with_a_real_prefix_is_refused(
+    client: TestClient, keys: dict[Role, str]
+) -> None:
+    prefix = keys[Role.ADMIN].split("_")[1]
+    response = client.get("/v1/keys", headers=auth(f"ssk_{prefix}_" + "B" * 43))
+    assert response.status_code == 401
+
+
+def test_key_lifecycle_created_once_listed_without_secret_revoked(
+    client: TestClient, keys: dict[Role, str], database: Database
+) -> None:
+    admin = auth(keys[Role.ADMIN])
+    created = client.post("/v1/keys", json={"name": "scoring", "role": "viewer"}, headers=admin)
+    assert created.status_code == 201
+    new_key = created.json()["key"]
+    assert client.get("/v1/accounts", headers=auth(new_key)).status_code == 200
+    listed = client.get("/v1/keys", headers=admin).json()
+    assert "key" not in listed[-1] and new_key not in str(listed)
+    assert listed[-1]["last_used_at"] is not None
+    with database.session() as session:
+        row = session.exec(select(ApiKey).where(ApiKey.name == "scoring")).one()
+        assert new_key.split("_")[2] not in row.secret_hash
+    revoked = client.delete(f"/v1/keys/{created.json()['id']}", headers=admin)
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+    assert client.get("/v1/accounts", headers=auth(new_key)).status_code == 401
+    with database.session() as session:
+        actions = session.exec(select(AuditLogEntry.action).order_by(AuditLogEntry.id)).all()
+    assert actions[-2:] == ["key.create", "key.revoke"]
+
+
+def test_revoking_an_unknown_key_is_404(client: TestClient, keys: dict[Role, str]) -> None:
+    response = client.delete("/v1/keys/424242", headers=auth(keys[Role.ADMIN]))
+    assert response.status_code == 404
+
+
+def test_creating_a_key_with_an_unknown_role_names_the_field(
+    client: TestClient, keys: dict[Role, str]
+) -> None:
+    response = client.post(
+        "/v1/keys", json={"name": "x", "role": "root"}, headers=auth(keys[Role.ADMIN])
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "role"

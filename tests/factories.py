@@ -1,0 +1,50 @@
+"""Small builders for request bodies used across tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def account_body(name: str = "Acme Freight", **fields: Any) -> dict[str, Any]:
+    """A valid PUT /v1/accounts body."""
+    body: dict[str, Any] = {
+        "name": name,
+        "segment": "enterprise",
+        "industry": "logistics",
+        "tier": "gold",
+        "arr": 120000.0,
+        "renewal_date": "2027-03-31",
+        "owner": "Priya Natarajan",
+        "external_ids": {"zendesk": "org-1"},
+    }
+    body.update(fields)
+    return body
+
+
+def message(external_id: str = "t-1", **fields: Any) -> dict[str, Any]:
+    """A valid message record."""
+    record: dict[str, Any] = {
+        "source": "ticket",
+        "source_system": "zendesk",
+        "external_id": external_id,
+        "account_id": "acme",
+        "author_role": "customer",
+        "text": f"The export keeps failing for us ({external_id}).",
+        "created_at": "2026-10-01T09:30:00Z",
+        "thread_id": "ticket-1",
+    }
+    record.update(fields)
+    return record
+
+
+def metric(name: str = "logins", value: float = 42.0, **fields: Any) -> dict[str, Any]:
+    """A valid metric record."""
+    record: dict[str, Any] = {
+        "account_id": "acme",
+        "name": name,
+        "value": value,
+        "observed_at": "2026-10-05T00:00:00Z",
+        "source": "product_analytics",
+    }
+    record.update(fields)
+    return record
