@@ -1,0 +1,1 @@
+"""Bundled sample data and the deterministic generator that produces it."""
