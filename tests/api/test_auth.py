@@ -114,7 +114,7 @@ def test_key_lifecycle_created_once_listed_without_secret_revoked(
     assert listed[-1]["last_used_at"] is not None
     with database.session() as session:
         row = session.exec(select(ApiKey).where(ApiKey.name == "scoring")).one()
-        assert new_key.split("_")[2] not in row.secret_hash
+        assert new_key.split("_", 2)[2] not in row.secret_hash
     revoked = client.delete(f"/v1/keys/{created.json()['id']}", headers=admin)
     assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
     assert client.get("/v1/accounts", headers=auth(new_key)).status_code == 401
