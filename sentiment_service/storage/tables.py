@@ -184,3 +184,93 @@ class ApiKey(SQLModel, table=True):
     created_by: str = Field(max_length=128)
     last_used_at: datetime | None = _utc(nullable=True)
     revoked_at: datetime | None = _utc(nullable=True)
+
+
+class LabelledSet(SQLModel, table=True):
+    """A named labelled sample uploaded by an analyst (texts are PII-redacted)."""
+
+    __tablename__ = "labelled_sets"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=128, unique=True)
+    sha256: str = Field(max_length=64)
+    n: int
+    mode: str = Field(max_length=16)
+    created_at: datetime = _utc()
+    created_by: str = Field(max_length=128)
+
+
+class LabelledItem(SQLModel, table=True):
+    """One labelled text of a labelled set."""
+
+    __tablename__ = "labelled_items"
+
+    id: int | None = Field(default=None, primary_key=True)
+    set_id: int = Field(foreign_key="labelled_sets.id", index=True, ondelete="CASCADE")
+    position: int
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    label: str = Field(max_length=16)
+    source: str | None = Field(default=None, max_length=64)
+
+
+class LabelCorrection(SQLModel, table=True):
+    """A person's correction of a message's sentiment label; the newest one counts."""
+
+    __tablename__ = "label_corrections"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="messages.id", index=True, ondelete="CASCADE")
+    label: str = Field(max_length=16)
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    corrected_by: str = Field(max_length=128)
+    corrected_at: datetime = _utc()
+
+
+class EvaluationRun(SQLModel, table=True):
+    """One model scored on one labelled dataset: the summary metrics and the HTML report."""
+
+    __tablename__ = "evaluation_runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    model_name: str = Field(max_length=64, index=True)
+    model_version: str = Field(max_length=128, index=True)
+    dataset_name: str = Field(max_length=128)
+    dataset_sha256: str = Field(max_length=64)
+    n: int
+    mode: str = Field(max_length=16)
+    summary: dict[str, Any] = _json(nullable=False)
+    report_html: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = _utc(index=True)
+    created_by: str = Field(max_length=128)
+
+
+class EvaluationItem(SQLModel, table=True):
+    """One prediction of an evaluation run."""
+
+    __tablename__ = "evaluation_items"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="evaluation_runs.id", index=True, ondelete="CASCADE")
+    position: int
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    source: str | None = Field(default=None, max_length=64)
+    label: str = Field(max_length=16)
+    predicted: str = Field(max_length=16)
+    confidence: float
+    probabilities: dict[str, float] = _json(nullable=False)
+
+
+class ModelPromotion(SQLModel, table=True):
+    """A side-by-side comparison of a candidate model with the default, and the decision."""
+
+    __tablename__ = "model_promotions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    model_name: str = Field(max_length=64)
+    current_version: str | None = Field(default=None, max_length=128)
+    candidate_version: str = Field(max_length=128)
+    artifact_dir: str = Field(sa_column=Column(Text, nullable=False))
+    promoted: bool
+    comparison: dict[str, Any] = _json(nullable=False)
+    decided_at: datetime = _utc(index=True)
+    decided_by: str = Field(max_length=128)
