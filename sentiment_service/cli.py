@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.engine import make_url
 
+from evaluation.command import evaluate_command
 from pipelines.ingest import IngestPolicy
 from sentiment_service.auth.keys import create_key, revoke_key
 from sentiment_service.errors import NotFoundError
@@ -21,6 +22,11 @@ app = typer.Typer(
     help="Self-hosted customer-sentiment and account-health service.",
     no_args_is_help=True,
     add_completion=False,
+)
+
+
+app.command("evaluate", help="Measure model accuracy on a labelled file (JSON and/or HTML).")(
+    evaluate_command
 )
 
 
