@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +12,9 @@ from sqlalchemy.engine import make_url
 from evaluation.command import evaluate_command
 from pipelines.ingest import IngestPolicy
 from sentiment_service.auth.keys import create_key, revoke_key
-from sentiment_service.errors import NotFoundError
+from sentiment_service.errors import NotFoundError, ServiceError
+from sentiment_service.model_hub import ModelHub
+from sentiment_service.promotion import evaluate_candidate, promoted_artifact
 from sentiment_service.sample_loader import load_sample_data
 from sentiment_service.settings import Settings
 from sentiment_service.storage import migrate
@@ -28,6 +31,21 @@ app = typer.Typer(
 app.command("evaluate", help="Measure model accuracy on a labelled file (JSON and/or HTML).")(
     evaluate_command
 )
+
+
+bench_app = typer.Typer(help="Speed benchmarks (print one JSON object to stdout).")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("sentiment")
+def bench_sentiment(
+    data: Annotated[Path | None, typer.Option(help="CSV with a text column")] = None,
+    threads: Annotated[int, typer.Option(min=1, help="CPU threads per path")] = 2,
+) -> None:
+    """HF transformers pipeline (torch fp32) vs the fast path, on the same fine-tuned model."""
+    from evaluation import bench
+
+    bench.main(data, threads)
 
 
 def _settings() -> Settings:
@@ -72,6 +90,42 @@ def revoke_key_command(key_id: Annotated[int, typer.Argument(help="The key's id"
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from None
     typer.echo(f"revoked key {key_id}")
+
+
+@app.command("promote-model")
+def promote_model(
+    artifact: Annotated[Path, typer.Option(help="Candidate model artifact folder")],
+    tolerance: Annotated[float, typer.Option(help="Allowed drop per check")] = 0.01,
+) -> None:
+    """Compare a candidate with the default model on the stored labelled sets; promote it if
+    it is not worse overall, per class or per source."""
+    settings = _settings()
+    database = _migrated_database(settings)
+    hub = ModelHub(
+        settings.sentiment_model_dir,
+        settings.spacy_model,
+        resolve_artifact=lambda: promoted_artifact(database),
+    )
+    try:
+        promotion, _ = evaluate_candidate(
+            database, hub.scorer(), artifact, tolerance=tolerance, actor="cli"
+        )
+    except ServiceError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    failed = [c for c in promotion.comparison["checks"] if not c["ok"]]
+    typer.echo(
+        json.dumps(
+            {
+                "promoted": promotion.promoted,
+                "current_version": promotion.current_version,
+                "candidate_version": promotion.candidate_version,
+                "failed_checks": failed,
+            },
+            indent=2,
+        )
+    )
+    raise typer.Exit(0 if promotion.promoted else 1)
 
 
 @app.command()

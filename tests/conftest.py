@@ -21,6 +21,7 @@ from sqlmodel import SQLModel
 
 from sentiment_service.api.app import create_app
 from sentiment_service.auth.keys import create_key
+from sentiment_service.model_hub import ModelHub
 from sentiment_service.settings import Settings
 from sentiment_service.storage import migrate
 from sentiment_service.storage.database import Database
@@ -107,13 +108,21 @@ def database(database_url: str) -> Iterator[Database]:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Settings pointing at the test database."""
-    return Settings(database_url=database_url, data_dir=tmp_path, log_json=True)
+    return Settings(
+        database_url=database_url, data_dir=tmp_path, log_json=True, preload_models=False
+    )
+
+
+@pytest.fixture(scope="session")
+def model_hub() -> ModelHub:
+    """The real NLP models, loaded lazily once per test session."""
+    return ModelHub()
 
 
 @pytest.fixture
-def client(settings: Settings, database: Database) -> Iterator[TestClient]:
+def client(settings: Settings, database: Database, model_hub: ModelHub) -> Iterator[TestClient]:
     """An HTTP client for the real app (in-process ASGI transport)."""
-    with TestClient(create_app(settings, database)) as test_client:
+    with TestClient(create_app(settings, database, model_hub)) as test_client:
         yield test_client
 
 

@@ -14,10 +14,23 @@ from fastapi.openapi.utils import get_openapi
 from sentiment_service import __version__
 from sentiment_service.api.middleware import RequestContextMiddleware
 from sentiment_service.api.problems import install_problem_handlers
-from sentiment_service.api.routes import accounts, health, ingest, keys, quarantine
+from sentiment_service.api.routes import (
+    accounts,
+    evaluations,
+    health,
+    ingest,
+    keys,
+    labels,
+    promotions,
+    quarantine,
+    sentiment,
+)
 from sentiment_service.api.telemetry import ApiMetrics
 from sentiment_service.auth.keys import ensure_key
+from sentiment_service.errors import NotReadyError
 from sentiment_service.logs import configure_logging
+from sentiment_service.model_hub import ModelHub
+from sentiment_service.promotion import promoted_artifact
 from sentiment_service.settings import Settings
 from sentiment_service.storage.database import Database
 from sentiment_service.vocabulary import Role
@@ -25,12 +38,21 @@ from sentiment_service.vocabulary import Role
 log = structlog.get_logger(__name__)
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
-    """Build the app; tests pass their own settings and database."""
+def create_app(
+    settings: Settings | None = None,
+    database: Database | None = None,
+    models: ModelHub | None = None,
+) -> FastAPI:
+    """Build the app; tests pass their own settings, database and models."""
     settings = settings or Settings()
     configure_logging(settings.log_level, json=settings.log_json)
     owned_database = database is None
     database = database or Database(settings.database_url)
+    models = models or ModelHub(
+        settings.sentiment_model_dir,
+        settings.spacy_model,
+        resolve_artifact=lambda: promoted_artifact(database),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -42,6 +64,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                     name="bootstrap-admin",
                     role=Role.ADMIN,
                 )
+        if settings.preload_models:
+            try:
+                models.scorer()
+            except NotReadyError:  # the service still ingests; readyz and /v1/sentiment say why
+                log.error("model_load_failed", error=models.error)
         log.info("service_started", version=__version__, database=database.engine.url.drivername)
         yield
         if owned_database:
@@ -57,8 +84,19 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.database = database
     app.state.metrics = ApiMetrics()
+    app.state.models = models
     install_problem_handlers(app)
-    for module in (health, ingest, accounts, quarantine, keys):
+    for module in (
+        health,
+        ingest,
+        accounts,
+        quarantine,
+        keys,
+        promotions,
+        sentiment,
+        evaluations,
+        labels,
+    ):
         app.include_router(module.router)
     if settings.cors_origins:
         app.add_middleware(

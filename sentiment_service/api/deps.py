@@ -11,6 +11,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sentiment_service.api.telemetry import ApiMetrics
 from sentiment_service.auth.keys import Principal, authenticate
 from sentiment_service.auth.permissions import Permission, allows
+from sentiment_service.model_hub import ModelHub
 from sentiment_service.settings import Settings
 from sentiment_service.storage.database import Database
 
@@ -33,9 +34,15 @@ def get_metrics(request: Request) -> ApiMetrics:
     return request.app.state.metrics
 
 
+def get_models(request: Request) -> ModelHub:
+    """The app's NLP models."""
+    return request.app.state.models
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
+ModelsDep = Annotated[ModelHub, Depends(get_models)]
 
 
 def require(permission: Permission) -> Callable[..., Principal]:
@@ -66,5 +73,6 @@ def require(permission: Permission) -> Callable[..., Principal]:
 Ingester = Annotated[Principal, Depends(require(Permission.INGEST))]
 Reader = Annotated[Principal, Depends(require(Permission.READ))]
 QuarantineReader = Annotated[Principal, Depends(require(Permission.READ_QUARANTINE))]
+Evaluator = Annotated[Principal, Depends(require(Permission.EVALUATE))]
 Admin = Annotated[Principal, Depends(require(Permission.ADMIN))]
 MetricsScraper = Annotated[Principal, Depends(require(Permission.METRICS))]

@@ -9,7 +9,13 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from sentiment_service import __version__
-from sentiment_service.api.deps import DatabaseDep, MetricsDep, MetricsScraper
+from sentiment_service.api.deps import (
+    DatabaseDep,
+    MetricsDep,
+    MetricsScraper,
+    ModelsDep,
+    SettingsDep,
+)
 from sentiment_service.storage import migrate
 
 router = APIRouter(tags=["health"])
@@ -26,9 +32,13 @@ def healthz() -> dict[str, str]:
     summary="Ready to serve: database reachable and migrated",
     responses={503: {"description": "Not ready; `checks` says why"}},
 )
-def readyz(database: DatabaseDep) -> JSONResponse:
-    """Readiness: the database answers and its schema is at the code's migration head."""
+def readyz(database: DatabaseDep, models: ModelsDep, settings: SettingsDep) -> JSONResponse:
+    """Readiness: the database answers, its schema is current, and the models are loaded."""
     checks: dict[str, Any] = {}
+    if models.error is not None:
+        checks["models"] = f"failed: {models.error}"
+    elif settings.preload_models:
+        checks["models"] = "ok" if models.loaded else "loading"
     try:
         database.ping()
         checks["database"] = "ok"

@@ -1,0 +1,189 @@
+"""Speed benchmark: the Hugging Face `pipeline` (torch fp32) vs the project's fast path
+(int8 ONNX Runtime, length bucketing, dynamic padding) on the same fine-tuned model.
+
+Prints one JSON object: {"pipeline": {...}, "fast": {...}, "message_path": {...}, "ratio": ...}.
+Run: `sentiment-service bench sentiment [--data FILE.csv]` or `python -m evaluation.bench`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sentiment_service.sample_loader import SAMPLE_DIR
+
+BATCH_SIZE = 32
+LATENCY_SAMPLES = 200
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Texts to score and a description of where they came from."""
+
+    texts: list[str]
+    description: str
+
+
+def sample_corpus(per_kind: int = 200) -> Corpus:
+    """A fixed mix from the bundled sample data: short chats, medium tickets, long emails."""
+    with (SAMPLE_DIR / "messages.jsonl").open(encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle if line.strip()]
+    customer = [row for row in rows if row["author_role"] in ("customer", "csm")]
+    chats = [r["text"] for r in customer if r["source"] in ("chat", "social")]
+    tickets = [r["text"] for r in customer if r["source"] in ("ticket", "survey", "csm_note")]
+    medium = [t for t in tickets if len(t.split()) <= 80]
+    long = [t for t in tickets if len(t.split()) > 80]
+    picked = chats[:per_kind] + medium[:per_kind] + long[:per_kind]
+    counts = (min(per_kind, len(chats)), min(per_kind, len(medium)), min(per_kind, len(long)))
+    description = "sample data: {} short chats, {} medium tickets, {} long emails"
+    return Corpus(picked, description.format(*counts))
+
+
+def file_corpus(path: Path) -> Corpus:
+    """Texts from the `text` column of a CSV file."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or "text" not in reader.fieldnames:
+            raise SystemExit(f"error: {path} has no 'text' column (found {reader.fieldnames})")
+        texts = [row["text"] for row in reader if row["text"]]
+    return Corpus(texts, f"{path.name}: {len(texts)} texts")
+
+
+def _rss_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _reset_peak_rss() -> None:
+    """Make VmHWM (peak RSS) start again from the current RSS (Linux)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def measure(
+    name: str,
+    load: Callable[[], Callable[[list[str]], Any]],
+    texts: list[str],
+    token_counts: Sequence[int],
+) -> dict[str, Any]:
+    """Load a path, score the corpus in batches, then time single messages; track peak RSS."""
+    gc.collect()
+    _reset_peak_rss()
+    before = _rss_mb("VmRSS")
+    started = time.perf_counter()
+    score = load()
+    load_s = time.perf_counter() - started
+    score(texts[:BATCH_SIZE])  # warm-up
+    started = time.perf_counter()
+    for start in range(0, len(texts), BATCH_SIZE):
+        score(texts[start : start + BATCH_SIZE])
+    elapsed = time.perf_counter() - started
+    latencies = []
+    for text in texts[:LATENCY_SAMPLES]:
+        single = time.perf_counter()
+        score([text])
+        latencies.append((time.perf_counter() - single) * 1000)
+    latencies.sort()
+    result = {
+        "texts_per_s": round(len(texts) / elapsed, 1),
+        "tokens_per_s": round(sum(token_counts) / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p99_ms": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 2),
+        "peak_rss_mb": round(_rss_mb("VmHWM"), 1),
+        "rss_growth_mb": round(_rss_mb("VmHWM") - before, 1),
+        "load_s": round(load_s, 2),
+    }
+    print(f"{name}: {result}", file=sys.stderr)
+    del score
+    gc.collect()
+    return result
+
+
+def _pipeline_path(artifact_dir: Path | None, threads: int) -> Callable[[list[str]], Any]:
+    import torch
+    from transformers import pipeline
+
+    from models.sentiment.hf import load_hf_classifier
+
+    torch.set_num_threads(threads)
+    model, tokenizer, max_length = load_hf_classifier(artifact_dir)
+    classifier = pipeline(
+        "text-classification", model=model, tokenizer=tokenizer, device=-1, batch_size=BATCH_SIZE
+    )
+
+    def score(texts: list[str]) -> Any:
+        with torch.inference_mode():
+            return classifier(texts, truncation=True, max_length=max_length)
+
+    return score
+
+
+def run(corpus: Corpus, *, threads: int = 2, artifact_dir: Path | None = None) -> dict[str, Any]:
+    """Both paths (plus the full message path) over one corpus, in this process."""
+    from models.message_sentiment import MessageSentimentScorer
+    from models.minilm import MiniLMBackend
+    from models.sentences import SentenceSplitter
+
+    counter = MiniLMBackend(artifact_dir, threads=threads)
+    tokens = [min(count, counter.max_length) for count in counter.token_counts(corpus.texts)]
+    del counter
+    pipeline_result = measure(
+        "pipeline", lambda: _pipeline_path(artifact_dir, threads), corpus.texts, tokens
+    )
+    fast_result = measure(
+        "fast",
+        lambda: MiniLMBackend(artifact_dir, threads=threads).predict_proba,
+        corpus.texts,
+        tokens,
+    )
+    message_result = measure(
+        "message_path",
+        lambda: (
+            MessageSentimentScorer(
+                MiniLMBackend(artifact_dir, threads=threads), SentenceSplitter()
+            ).score
+        ),
+        corpus.texts,
+        tokens,
+    )
+    return {
+        "corpus": corpus.description,
+        "n_texts": len(corpus.texts),
+        "mean_tokens": round(sum(tokens) / max(len(tokens), 1), 1),
+        "threads": threads,
+        "batch_size": BATCH_SIZE,
+        "machine": f"{platform.machine()} {os.cpu_count()} cpu(s), {platform.python_version()}",
+        "pipeline": pipeline_result,
+        "fast": fast_result,
+        "message_path": message_result,
+        "ratio": round(fast_result["texts_per_s"] / pipeline_result["texts_per_s"], 2),
+    }
+
+
+def main(data: Path | None = None, threads: int = 2) -> None:
+    """Run the benchmark and print its JSON to stdout (progress goes to stderr)."""
+    corpus = file_corpus(data) if data else sample_corpus()
+    print(json.dumps(run(corpus, threads=threads)))
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=None, help="CSV with a text column")
+    parser.add_argument("--threads", type=int, default=2)
+    arguments = parser.parse_args()
+    main(arguments.data, arguments.threads)

@@ -1,0 +1,1 @@
+"""Three-class sentiment classifier: training, calibration, ONNX export and inference."""

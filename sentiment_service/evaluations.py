@@ -1,0 +1,174 @@
+"""Stored labelled sets and evaluation runs: analysts follow accuracy across model versions.
+
+A labelled set is either uploaded (texts are PII-redacted before storage) or the built-in
+`corrections` set: the newest sentiment label people gave each corrected message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlmodel import Session, col, select
+
+from evaluation.datasets import EvalDataset, detect_mode
+from evaluation.runner import EvaluationResult
+from models.backends import LABELS
+from pipelines.redaction import PiiRedactor
+from sentiment_service.errors import ConflictError, InvalidInputError, NotFoundError
+from sentiment_service.storage.tables import (
+    EvaluationItem,
+    EvaluationRun,
+    LabelCorrection,
+    LabelledItem,
+    LabelledSet,
+    Message,
+)
+
+CORRECTIONS_SET = "corrections"
+
+
+def redact_dataset(dataset: EvalDataset, redactor: PiiRedactor | None) -> EvalDataset:
+    """The dataset with PII redacted from its texts, as stored messages are."""
+    if redactor is None:
+        return dataset
+    return replace(dataset, texts=[redactor.redact(text).text for text in dataset.texts])
+
+
+def store_labelled_set(
+    session: Session, name: str, dataset: EvalDataset, *, actor: str
+) -> LabelledSet:
+    """Keep an uploaded (already redacted) labelled file under `name` (names are unique)."""
+    if name == CORRECTIONS_SET:
+        raise InvalidInputError(f"'{CORRECTIONS_SET}' is reserved", field="name")
+    if session.exec(select(LabelledSet).where(LabelledSet.name == name)).first() is not None:
+        raise ConflictError(f"a labelled set named {name!r} exists already", field="name")
+    labelled = LabelledSet(
+        name=name, sha256=dataset.sha256, n=len(dataset), mode=dataset.mode, created_by=actor
+    )
+    session.add(labelled)
+    session.flush()
+    assert labelled.id is not None
+    sources = dataset.sources or [None] * len(dataset)
+    for position, (text, label, source) in enumerate(
+        zip(dataset.texts, dataset.labels, sources, strict=True)
+    ):
+        session.add(
+            LabelledItem(
+                set_id=labelled.id,
+                position=position,
+                text=text,
+                label=LABELS[int(label)],
+                source=source,
+            )
+        )
+    return labelled
+
+
+def _dataset(
+    name: str, texts: list[str], labels: list[str], sources: list[str | None], digest: str
+) -> EvalDataset:
+    if not texts:
+        raise InvalidInputError(f"labelled set {name!r} is empty", field="labelled_set")
+    ids = np.array([LABELS.index(label) for label in labels], dtype=int)
+    has_sources = any(source is not None for source in sources)
+    return EvalDataset(
+        path=Path(f"labelled-set/{name}"),
+        texts=texts,
+        labels=ids,
+        sources=[source or "(missing)" for source in sources] if has_sources else None,
+        sha256=digest,
+        mode=detect_mode(ids),
+    )
+
+
+def load_labelled_set(session: Session, name: str) -> EvalDataset:
+    """A stored set (or the corrections set) as an evaluation dataset."""
+    if name == CORRECTIONS_SET:
+        return corrections_dataset(session)
+    labelled = session.exec(select(LabelledSet).where(LabelledSet.name == name)).first()
+    if labelled is None:
+        raise NotFoundError(f"no labelled set named {name!r}", field="labelled_set")
+    items = session.exec(
+        select(LabelledItem)
+        .where(LabelledItem.set_id == labelled.id)
+        .order_by(col(LabelledItem.position))
+    ).all()
+    return _dataset(
+        name,
+        [i.text for i in items],
+        [i.label for i in items],
+        [i.source for i in items],
+        labelled.sha256,
+    )
+
+
+def corrections_dataset(session: Session) -> EvalDataset:
+    """Corrected messages with their newest human label, the message text and source."""
+    rows = session.exec(
+        select(LabelCorrection, Message)
+        .join(Message, col(Message.id) == col(LabelCorrection.message_id))
+        .order_by(col(LabelCorrection.message_id), col(LabelCorrection.id))
+    ).all()
+    newest: dict[int, tuple[LabelCorrection, Message]] = {}
+    for correction, message in rows:
+        newest[correction.message_id] = (correction, message)
+    pairs = list(newest.values())
+    digest = f"corrections-{max((c.id or 0) for c, _ in pairs) if pairs else 0}-{len(pairs)}"
+    return _dataset(
+        CORRECTIONS_SET,
+        [m.text for _, m in pairs],
+        [c.label for c, _ in pairs],
+        [m.source for _, m in pairs],
+        digest,
+    )
+
+
+def labelled_set_names(session: Session) -> list[str]:
+    """Stored set names, plus `corrections` when there are any."""
+    names = list(session.exec(select(LabelledSet.name).order_by(col(LabelledSet.id))).all())
+    if session.exec(select(LabelCorrection.id)).first() is not None:
+        names.append(CORRECTIONS_SET)
+    return names
+
+
+def store_run(
+    session: Session,
+    result: EvaluationResult,
+    *,
+    dataset_name: str,
+    report_html: str | None,
+    actor: str,
+) -> EvaluationRun:
+    """Keep an evaluation run with its per-item predictions."""
+    summary: dict[str, Any] = result.summary
+    run = EvaluationRun(
+        model_name=str(summary["model"]),
+        model_version=str(summary["model_version"]),
+        dataset_name=dataset_name,
+        dataset_sha256=str(summary["dataset_sha256"]),
+        n=int(summary["n"]),
+        mode=str(summary["mode"]),
+        summary=summary,
+        report_html=report_html,
+        created_by=actor,
+    )
+    session.add(run)
+    session.flush()
+    assert run.id is not None
+    session.add_all(
+        EvaluationItem(
+            run_id=run.id,
+            position=item.index,
+            text=item.text,
+            source=item.source,
+            label=item.label,
+            predicted=item.predicted,
+            confidence=item.confidence,
+            probabilities=item.probabilities,
+        )
+        for item in result.items
+    )
+    return run

@@ -1,0 +1,105 @@
+"""The NLP models the service uses, loaded once (on first use or at start-up) and described."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from models.message_sentiment import MessageSentimentScorer
+from models.minilm import MiniLMBackend
+from models.sentences import SentenceSplitter
+from sentiment_service.errors import NotReadyError
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What `GET /v1/models` shows about one model."""
+
+    name: str
+    kind: str
+    version: str
+    checksums: dict[str, str]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    default: bool = False
+
+
+class ModelHub:
+    """Owns the sentiment scorer; thread-safe lazy loading; one per process, injected."""
+
+    def __init__(
+        self,
+        artifact_dir: Path | None = None,
+        spacy_package: str | None = None,
+        *,
+        resolve_artifact: Callable[[], Path | None] | None = None,
+    ) -> None:
+        self._artifact_dir = artifact_dir
+        self._resolve_artifact = resolve_artifact
+        self._spacy_package = spacy_package
+        self._lock = threading.Lock()
+        self._scorer: MessageSentimentScorer | None = None
+        self.error: str | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the models are in memory."""
+        return self._scorer is not None
+
+    def scorer(self) -> MessageSentimentScorer:
+        """The message sentiment scorer, loading the models the first time.
+
+        Raises NotReadyError (HTTP 503) when they cannot be loaded, e.g. a checksum mismatch.
+        """
+        if self._scorer is None:
+            with self._lock:
+                if self._scorer is None:
+                    try:
+                        artifact = self._artifact_dir or (
+                            self._resolve_artifact() if self._resolve_artifact else None
+                        )
+                        backend = MiniLMBackend(artifact)
+                        splitter = (
+                            SentenceSplitter(self._spacy_package)
+                            if self._spacy_package
+                            else SentenceSplitter()
+                        )
+                    except Exception as error:
+                        self.error = f"{type(error).__name__}: {error}"
+                        raise NotReadyError(
+                            f"the sentiment model could not be loaded: {self.error}"
+                        ) from error
+                    self._scorer = MessageSentimentScorer(backend, splitter)
+                    self.error = None
+        return self._scorer
+
+    def swap(self, scorer: MessageSentimentScorer) -> None:
+        """Serve `scorer` from now on (after a promotion)."""
+        with self._lock:
+            self._scorer = scorer
+            self.error = None
+
+    def describe(self) -> list[ModelInfo]:
+        """The loaded models with versions, checksums and model-card metrics."""
+        scorer = self.scorer()
+        backend = scorer.model
+        assert isinstance(backend, MiniLMBackend)
+        manifest = backend.model.manifest
+        return [
+            ModelInfo(
+                name="minilm",
+                kind="sentiment",
+                version=backend.version,
+                checksums=dict(manifest.get("files", {})),
+                metrics=dict(manifest.get("metrics", {})),
+                default=True,
+            ),
+            ModelInfo(
+                name="sentence-splitter",
+                kind="sentence_splitter",
+                version=scorer.splitter.version,
+                checksums={"model_files": scorer.splitter.checksum},
+            ),
+        ]

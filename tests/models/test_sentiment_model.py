@@ -1,0 +1,128 @@
+"""The shipped sentiment model: offline checksum-verified loading, calibration, challenge set."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.backends import LABELS, load_backend
+from models.message_sentiment import MessageSentimentScorer
+from models.minilm import MiniLMBackend
+from models.sentences import SentenceSplitter
+from models.sentiment.inference import ArtifactChecksumError, default_artifact_dir
+from models.sentiment.metrics import expected_calibration_error, fit_temperature
+
+CHALLENGE = Path(__file__).parents[1] / "data" / "challenge_set.csv"
+SHARED = Path(__file__).parents[2].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="module")
+def backend() -> MiniLMBackend:
+    """The shipped model."""
+    return MiniLMBackend()
+
+
+def test_loads_offline_from_the_repository_and_installed_packages() -> None:
+    code = (
+        "from models.minilm import MiniLMBackend; from models.sentences import SentenceSplitter;"
+        "b = MiniLMBackend(); SentenceSplitter();"
+        "print(b.predict_proba(['great product']).argmax())"
+    )
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HOME": "/nonexistent",
+        "NO_PROXY": "*",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parents[2],
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2"
+
+
+def test_a_tampered_file_is_refused_naming_it(tmp_path: Path) -> None:
+    copy = tmp_path / "artifact"
+    shutil.copytree(default_artifact_dir(), copy)
+    model = next(copy.glob("*.onnx"))
+    data = bytearray(model.read_bytes())
+    data[-1] ^= 0xFF
+    model.write_bytes(bytes(data))
+    with pytest.raises(ArtifactChecksumError, match=model.name):
+        MiniLMBackend(copy)
+
+
+def test_probabilities_are_distributions(backend: MiniLMBackend) -> None:
+    probabilities = backend.predict_proba(["fine", "", "😡😡", "a" * 5000])
+    assert probabilities.shape == (4, 3)
+    assert np.allclose(probabilities.sum(axis=1), 1.0)
+
+
+def test_temperature_scaling_fixes_overconfidence() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 3000)
+    logits = rng.normal(0, 1, (3000, 3))
+    logits[np.arange(3000), labels] += 1.0
+    overconfident = logits * 4
+    temperature = fit_temperature(overconfident, labels)
+    assert temperature > 2
+
+    def probabilities(z: np.ndarray) -> np.ndarray:
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    before = expected_calibration_error(probabilities(overconfident), labels)
+    after = expected_calibration_error(probabilities(overconfident / temperature), labels)
+    assert after < before / 2 and after < 0.05
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared/data (the reference data)")
+def test_shipped_temperature_lowers_ece_on_held_back_airline_test(backend: MiniLMBackend) -> None:
+    with (SHARED / "airline-tweets" / "test.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    labels = np.array([LABELS.index(row["label"]) for row in rows])
+    logits = backend.model.logits([row["text"] for row in rows])[:, backend._columns]
+
+    def probabilities(z: np.ndarray) -> np.ndarray:
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    raw = expected_calibration_error(probabilities(logits), labels)
+    calibrated = expected_calibration_error(
+        probabilities(logits / backend.model.temperature), labels
+    )
+    assert calibrated <= raw
+    assert calibrated <= 0.05
+
+
+def test_challenge_set(backend: MiniLMBackend) -> None:
+    with CHALLENGE.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    scorer = MessageSentimentScorer(backend, SentenceSplitter())
+    predicted = [result.label for result in scorer.score([row["text"] for row in rows])]
+    correct = [p == row["label"] for p, row in zip(predicted, rows, strict=True)]
+    by_category: dict[str, list[bool]] = {}
+    for ok, row in zip(correct, rows, strict=True):
+        by_category.setdefault(row["category"], []).append(ok)
+    report = {k: f"{sum(v)}/{len(v)}" for k, v in by_category.items()}
+    print("challenge set:", report, f"overall {sum(correct)}/{len(correct)}")
+    assert sum(correct) / len(correct) >= 0.7, report
+
+
+def test_vader_is_available_for_comparison() -> None:
+    vader = load_backend("vader")
+    assert vader.predict_proba(["I love it", "I hate it"]).argmax(axis=1).tolist() == [2, 0]
