@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from pipelines.dedupe import content_hash
+from pipelines.queue import enqueue
 from pipelines.records import (
     MessageRecord,
     MetricRecord,
@@ -240,6 +241,8 @@ class Ingestor:
             existing.updated_at = self.clock()
             self.session.add(existing)
             self.session.flush()
+            assert existing.id is not None
+            enqueue(self.session, [existing.id])
             return ItemResult(index, "updated", existing.id)
         if record.account_id is not None:
             same_text = self.session.exec(
@@ -260,6 +263,8 @@ class Ingestor:
         )
         self.session.add(message)
         self.session.flush()
+        assert message.id is not None
+        enqueue(self.session, [message.id])
         return ItemResult(index, "accepted", message.id)
 
     def _store_metric(self, index: int, record: MetricRecord) -> ItemResult:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import threading
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from sqlalchemy.engine import make_url
+from tqdm import tqdm
 
 from evaluation.command import evaluate_command
 from pipelines.ingest import IngestPolicy
+from pipelines.scoring import ScoringWorker, queue_length
 from sentiment_service.auth.keys import create_key, revoke_key
 from sentiment_service.errors import NotFoundError, ServiceError
 from sentiment_service.model_hub import ModelHub
@@ -92,6 +98,50 @@ def revoke_key_command(key_id: Annotated[int, typer.Argument(help="The key's id"
     typer.echo(f"revoked key {key_id}")
 
 
+@app.command()
+def worker(
+    batch_size: Annotated[int, typer.Option(min=1, max=1024, help="Messages per batch")] = 64,
+    once: Annotated[bool, typer.Option("--once", help="Drain the queue, then exit")] = False,
+    poll_seconds: Annotated[float, typer.Option(help="Sleep when the queue is empty")] = 1.0,
+    worker_id: Annotated[str | None, typer.Option(help="Name of this worker")] = None,
+) -> None:
+    """Score queued messages continuously (several workers may share one PostgreSQL)."""
+    settings = _settings()
+    database = _migrated_database(settings)
+    scoring = _scoring_worker(settings, database, batch_size, worker_id)
+    if once:
+        _drain(scoring, database)
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    typer.echo(f"worker {scoring.worker_id} scoring with {scoring.scorer.version}", err=True)
+    stats = scoring.run(stop, poll_seconds)
+    typer.echo(f"stopped: {stats.scored} scored, {stats.skipped} skipped", err=True)
+
+
+def _scoring_worker(
+    settings: Settings, database: Database, batch_size: int = 64, worker_id: str | None = None
+) -> ScoringWorker:
+    hub = ModelHub(
+        settings.sentiment_model_dir,
+        settings.spacy_model,
+        resolve_artifact=lambda: promoted_artifact(database),
+    )
+    name = worker_id or f"{socket.gethostname()}-{os.getpid()}"
+    return ScoringWorker(database, hub.scorer(), worker_id=name, batch_size=batch_size)
+
+
+def _drain(scoring: ScoringWorker, database: Database) -> None:
+    with tqdm(total=queue_length(database), desc="scoring", unit="msg") as bar:
+        stats = scoring.drain(bar.update)
+    typer.echo(
+        f"scored {stats.scored} messages ({stats.skipped} skipped: not English) in "
+        f"{stats.seconds:.1f}s; {stats.rollup_rows} rollup rows written",
+        err=True,
+    )
+
+
 @app.command("promote-model")
 def promote_model(
     artifact: Annotated[Path, typer.Option(help="Candidate model artifact folder")],
@@ -158,6 +208,7 @@ def demo(
     settings = _settings()
     database = _migrated_database(settings)
     summary = load_sample_data(database, IngestPolicy.from_settings(settings))
+    _drain(_scoring_worker(settings, database), database)
     with database.session() as session:
         _, key = create_key(session, name="demo-admin", role=Role.ADMIN, created_by="demo")
     database.dispose()

@@ -70,6 +70,7 @@ def load_hf_classifier(
         raise ArtifactChecksumError(WEIGHTS_FILE, str(expected), sha256_file(weights))
     model = MeanPoolingSentimentModel(config)
     state = expand_state(load_compact(weights), base_state(base_dir))
+    state = {k: v for k, v in state.items() if not k.startswith("encoder.pooler.")}  # unused
     missing, unexpected = model.load_state_dict(state, strict=False)
     allowed = {"encoder.embeddings.position_ids"}
     if set(missing) - allowed or set(unexpected) - allowed:

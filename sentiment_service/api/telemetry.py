@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class ApiMetrics:
@@ -26,5 +26,13 @@ class ApiMetrics:
             "ingested_records_total",
             "Ingested records by kind and outcome (accepted, updated, duplicate, rejected).",
             ["kind", "status"],
+            registry=self.registry,
+        )
+        self.queue_length = Gauge(
+            "scoring_queue_length", "Messages waiting to be scored.", registry=self.registry
+        )
+        self.scoring_lag = Gauge(
+            "scoring_lag_seconds",
+            "Age of the oldest message waiting to be scored (0 when none waits).",
             registry=self.registry,
         )

@@ -274,3 +274,66 @@ class ModelPromotion(SQLModel, table=True):
     comparison: dict[str, Any] = _json(nullable=False)
     decided_at: datetime = _utc(index=True)
     decided_by: str = Field(max_length=128)
+
+
+class ScoringQueueItem(SQLModel, table=True):
+    """A message waiting to be scored; workers claim rows with a lease."""
+
+    __tablename__ = "scoring_queue"
+
+    message_id: int = Field(primary_key=True, foreign_key="messages.id", ondelete="CASCADE")
+    enqueued_at: datetime = _utc()
+    claimed_by: str | None = Field(default=None, max_length=128)
+    claimed_at: datetime | None = _utc(nullable=True, index=True)
+    attempts: int = 0
+
+
+class MessageScore(SQLModel, table=True):
+    """A message's sentiment under one model version (old versions stay until a switch)."""
+
+    __tablename__ = "message_scores"
+    __table_args__ = (UniqueConstraint("message_id", "model_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="messages.id", index=True, ondelete="CASCADE")
+    model_version: str = Field(max_length=128, index=True)
+    status: str = Field(max_length=32)  # scored | skipped_language | skipped_empty
+    label: str | None = Field(default=None, max_length=16)
+    score: float | None = None
+    p_negative: float | None = None
+    p_neutral: float | None = None
+    p_positive: float | None = None
+    aggregation: str | None = Field(default=None, max_length=32)
+    sentences: list[dict[str, Any]] | None = _json()
+    scored_at: datetime = _utc()
+
+
+class PipelineState(SQLModel, table=True):
+    """Small named values of the pipelines, e.g. the active sentiment model version."""
+
+    __tablename__ = "pipeline_state"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = _utc()
+
+
+class AccountDailyRollup(SQLModel, table=True):
+    """Per account, day and source ('all' included): counts and sentiment of scored messages."""
+
+    __tablename__ = "account_daily_rollups"
+    __table_args__ = (UniqueConstraint("account_id", "day", "source"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: str = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
+    day: date = Field(index=True)
+    source: str = Field(max_length=16)
+    model_version: str = Field(max_length=128)
+    message_count: int
+    scored_count: int
+    score_sum: float
+    mean_score: float | None
+    negative_count: int
+    neutral_count: int
+    positive_count: int
+    updated_at: datetime = _utc()

@@ -57,6 +57,9 @@ def test_prometheus_metrics_count_requests_and_ingestion(
     assert 'ingested_records_total{kind="message",status="accepted"} 1.0' in text
     assert 'ingested_records_total{kind="message",status="rejected"} 1.0' in text
     assert 'http_requests_total{method="POST",route="/v1/messages",status="200"}' in text
+    assert "scoring_queue_length 1.0" in text
+    lag = next(line for line in text.splitlines() if line.startswith("scoring_lag_seconds "))
+    assert 0 <= float(lag.split()[1]) < 60
 
 
 def test_request_id_is_echoed_or_made(client: TestClient) -> None:

@@ -18,6 +18,7 @@ from models.minilm import MiniLMBackend
 from models.sentences import SentenceSplitter
 from models.sentiment.inference import ArtifactChecksumError, default_artifact_dir
 from models.sentiment.metrics import expected_calibration_error, fit_temperature
+from models.sentiment.preprocess import normalize_text
 
 CHALLENGE = Path(__file__).parents[1] / "data" / "challenge_set.csv"
 SHARED = Path(__file__).parents[2].parent / "shared" / "data"
@@ -126,3 +127,31 @@ def test_challenge_set(backend: MiniLMBackend) -> None:
 def test_vader_is_available_for_comparison() -> None:
     vader = load_backend("vader")
     assert vader.predict_proba(["I love it", "I hate it"]).argmax(axis=1).tolist() == [2, 0]
+
+
+def test_torch_weights_rebuild_the_same_model_as_the_onnx_fast_path(
+    backend: MiniLMBackend,
+) -> None:
+    import torch
+
+    from models.sentiment.hf import load_hf_classifier
+
+    texts = [
+        "The new release is fantastic",
+        "Support never answered, awful",
+        "Please send the invoice to finance",
+        "meh, it works I guess",
+    ]
+    model, tokenizer, max_length = load_hf_classifier()
+    encoded = tokenizer(
+        [normalize_text(t) for t in texts],
+        padding=True,
+        truncation=True,
+        max_length=max_length,
+        return_tensors="pt",
+    )
+    with torch.inference_mode():
+        torch_logits = model(**encoded).logits.numpy()
+    onnx_logits = backend.model.logits(texts)
+    assert (torch_logits.argmax(axis=1) == onnx_logits.argmax(axis=1)).all()
+    assert np.abs(torch_logits - onnx_logits).max() < 0.5

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from pipelines.queue import queue_stats
 from sentiment_service import __version__
 from sentiment_service.api.deps import (
     DatabaseDep,
@@ -17,6 +18,7 @@ from sentiment_service.api.deps import (
     SettingsDep,
 )
 from sentiment_service.storage import migrate
+from sentiment_service.storage.types import utcnow
 
 router = APIRouter(tags=["health"])
 
@@ -52,6 +54,10 @@ def readyz(database: DatabaseDep, models: ModelsDep, settings: SettingsDep) -> J
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-def metrics(_: MetricsScraper, api_metrics: MetricsDep) -> Response:
-    """Prometheus text exposition of the API's metrics."""
+def metrics(_: MetricsScraper, api_metrics: MetricsDep, database: DatabaseDep) -> Response:
+    """Prometheus text exposition of the API's metrics, with the scoring queue read now."""
+    with database.session() as session:
+        waiting, lag = queue_stats(session, utcnow())
+    api_metrics.queue_length.set(waiting)
+    api_metrics.scoring_lag.set(lag)
     return Response(generate_latest(api_metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,116 @@
+"""Per-account daily rollups of scored messages, recomputed for affected days only.
+
+A rollup row is a pure function of the messages of one account and UTC day and their scores
+under the active model version, so recomputing any subset equals a from-scratch rebuild.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import delete, text
+from sqlmodel import Session, col, select
+
+from sentiment_service.storage.tables import AccountDailyRollup, Message, MessageScore
+
+ALL_SOURCES = "all"
+
+
+@dataclass
+class _Tally:
+    messages: int = 0
+    scored: int = 0
+    score_sum: float = 0.0
+    negative: int = 0
+    neutral: int = 0
+    positive: int = 0
+
+    def add(self, label: str | None, score: float | None) -> None:
+        self.messages += 1
+        if label is None or score is None:
+            return
+        self.scored += 1
+        self.score_sum += score
+        setattr(self, label, getattr(self, label) + 1)
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The UTC start and end of a day."""
+    start = datetime.combine(day, time(0), tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def recompute(session: Session, keys: Iterable[tuple[str, date]], model_version: str) -> int:
+    """Replace the rollups of the given (account, day) pairs; returns rows written."""
+    written = 0
+    postgres = session.get_bind().dialect.name == "postgresql"
+    for account_id, day in sorted(set(keys)):  # sorted: concurrent workers lock in one order
+        if postgres:  # serialise concurrent recomputes of one account-day (SQLite: one writer)
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                {"key": f"rollup:{account_id}:{day.isoformat()}"},
+            )
+        start, end = day_bounds(day)
+        rows = session.exec(
+            select(Message.source, MessageScore.label, MessageScore.score)
+            .join(
+                MessageScore,
+                (col(MessageScore.message_id) == col(Message.id))
+                & (col(MessageScore.model_version) == model_version),
+                isouter=True,
+            )
+            .where(
+                Message.account_id == account_id,
+                col(Message.created_at) >= start,
+                col(Message.created_at) < end,
+                Message.author_role == "customer",
+            )
+        ).all()
+        tallies: dict[str, _Tally] = defaultdict(_Tally)
+        for source, label, score in rows:
+            tallies[source].add(label, score)
+            tallies[ALL_SOURCES].add(label, score)
+        session.execute(
+            delete(AccountDailyRollup).where(
+                col(AccountDailyRollup.account_id) == account_id,
+                col(AccountDailyRollup.day) == day,
+            )
+        )
+        for source, tally in tallies.items():
+            session.add(
+                AccountDailyRollup(
+                    account_id=account_id,
+                    day=day,
+                    source=source,
+                    model_version=model_version,
+                    message_count=tally.messages,
+                    scored_count=tally.scored,
+                    score_sum=tally.score_sum,
+                    mean_score=tally.score_sum / tally.scored if tally.scored else None,
+                    negative_count=tally.negative,
+                    neutral_count=tally.neutral,
+                    positive_count=tally.positive,
+                )
+            )
+            written += 1
+    session.flush()
+    return written
+
+
+def all_account_days(session: Session) -> set[tuple[str, date]]:
+    """Every (account, UTC day) that has customer messages."""
+    rows = session.exec(
+        select(Message.account_id, Message.created_at).where(
+            col(Message.account_id).is_not(None), Message.author_role == "customer"
+        )
+    ).all()
+    return {(account_id, created.date()) for account_id, created in rows if account_id}
+
+
+def rebuild_all(session: Session, model_version: str) -> int:
+    """Drop every rollup and recompute from raw messages and scores."""
+    session.execute(delete(AccountDailyRollup))
+    return recompute(session, all_account_days(session), model_version)

@@ -1,0 +1,196 @@
+"""The continuous scoring worker: claim queued messages, score them in batches, store scores
+and refresh the affected daily rollups, all in one transaction per batch.
+
+Several workers may share one PostgreSQL: claims use `FOR UPDATE SKIP LOCKED` and a lease, so
+no message is scored twice at once and a killed worker's claims are retried after the lease.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import delete, func, or_, update
+from sqlmodel import Session, col, select
+
+from models.message_sentiment import MessageSentiment, MessageSentimentScorer
+from pipelines import rollups
+from pipelines.queue import ensure_active_version
+from sentiment_service.storage.database import Database
+from sentiment_service.storage.tables import (
+    Message,
+    MessageScore,
+    ScoringQueueItem,
+)
+from sentiment_service.storage.types import utcnow
+
+log = structlog.get_logger(__name__)
+SUPPORTED_LANGUAGES = frozenset({"en"})
+
+
+@dataclass
+class WorkerStats:
+    """What a worker has done so far."""
+
+    batches: int = 0
+    scored: int = 0
+    skipped: int = 0
+    rollup_rows: int = 0
+    seconds: float = 0.0
+    lag_seconds: list[float] = field(default_factory=list)
+
+
+def score_row(
+    message_id: int, version: str, result: MessageSentiment | None, status: str
+) -> MessageScore:
+    """The stored form of one message's result."""
+    if result is None:
+        return MessageScore(message_id=message_id, model_version=version, status=status)
+    p = result.probabilities
+    return MessageScore(
+        message_id=message_id,
+        model_version=version,
+        status=status,
+        label=result.label,
+        score=result.score,
+        p_negative=p["negative"],
+        p_neutral=p["neutral"],
+        p_positive=p["positive"],
+        aggregation=result.aggregation,
+        sentences=[
+            {
+                "text": s.text,
+                "start": s.start,
+                "end": s.end,
+                "label": s.label,
+                "score": round(s.score, 4),
+            }
+            for s in result.sentences
+        ],
+    )
+
+
+def store_scores(
+    session: Session, messages: list[Message], scorer: MessageSentimentScorer
+) -> tuple[int, int]:
+    """Score messages and replace their rows for the scorer's version; (scored, skipped)."""
+    version = scorer.version
+    english = [m for m in messages if (m.language or "en").split("-")[0] in SUPPORTED_LANGUAGES]
+    results = scorer.score([m.text for m in english]) if english else []
+    by_id = {m.id: r for m, r in zip(english, results, strict=True)}
+    ids = [m.id for m in messages if m.id is not None]
+    session.execute(
+        delete(MessageScore).where(
+            col(MessageScore.message_id).in_(ids), MessageScore.model_version == version
+        )
+    )
+    for message in messages:
+        assert message.id is not None
+        result = by_id.get(message.id)
+        status = "scored" if result is not None else "skipped_language"
+        session.add(score_row(message.id, version, result, status))
+    return len(english), len(messages) - len(english)
+
+
+class ScoringWorker:
+    """Claims queued messages and scores them with one model."""
+
+    def __init__(
+        self,
+        database: Database,
+        scorer: MessageSentimentScorer,
+        *,
+        worker_id: str,
+        batch_size: int = 64,
+        lease: timedelta = timedelta(minutes=5),
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.database = database
+        self.scorer = scorer
+        self.worker_id = worker_id
+        self.batch_size = batch_size
+        self.lease = lease
+        self.clock = clock
+        self.stats = WorkerStats()
+
+    def claim(self) -> list[int]:
+        """Claim up to batch_size unclaimed (or lease-expired) queued messages."""
+        now = self.clock()
+        with self.database.session() as session:
+            candidates = (
+                select(ScoringQueueItem.message_id)
+                .where(
+                    or_(
+                        col(ScoringQueueItem.claimed_at).is_(None),
+                        col(ScoringQueueItem.claimed_at) < now - self.lease,
+                    )
+                )
+                .order_by(col(ScoringQueueItem.message_id))
+                .limit(self.batch_size)
+                .with_for_update(skip_locked=True)
+            )
+            ids = list(session.exec(candidates).all())
+            if ids:
+                session.execute(
+                    update(ScoringQueueItem)
+                    .where(col(ScoringQueueItem.message_id).in_(ids))
+                    .values(
+                        claimed_by=self.worker_id,
+                        claimed_at=now,
+                        attempts=ScoringQueueItem.attempts + 1,
+                    )
+                )
+        return ids
+
+    def process(self, ids: list[int]) -> None:
+        """Score claimed messages, store scores and rollups, and release the queue rows."""
+        with self.database.session() as session:
+            messages = list(session.exec(select(Message).where(col(Message.id).in_(ids))).all())
+            scored, skipped = store_scores(session, messages, self.scorer)
+            version = ensure_active_version(session, self.scorer.version)
+            keys = {(m.account_id, m.created_at.date()) for m in messages if m.account_id}
+            self.stats.rollup_rows += rollups.recompute(session, keys, version)
+            session.execute(
+                delete(ScoringQueueItem).where(
+                    col(ScoringQueueItem.message_id).in_(ids),
+                    ScoringQueueItem.claimed_by == self.worker_id,
+                )
+            )
+            now = self.clock()
+            self.stats.lag_seconds = [(now - m.ingested_at).total_seconds() for m in messages]
+        self.stats.batches += 1
+        self.stats.scored += scored
+        self.stats.skipped += skipped
+
+    def run_once(self) -> int:
+        """One claim-and-score round; returns how many messages it handled."""
+        started = time.perf_counter()
+        ids = self.claim()
+        if ids:
+            self.process(ids)
+        self.stats.seconds += time.perf_counter() - started
+        return len(ids)
+
+    def drain(self, progress: Callable[[int], None] | None = None) -> WorkerStats:
+        """Work until the queue is empty."""
+        while handled := self.run_once():
+            if progress is not None:
+                progress(handled)
+        return self.stats
+
+    def run(self, stop: threading.Event, poll_seconds: float = 1.0) -> WorkerStats:
+        """Work until `stop` is set, sleeping `poll_seconds` when the queue is empty."""
+        while not stop.is_set():
+            if not self.run_once():
+                stop.wait(poll_seconds)
+        return self.stats
+
+
+def queue_length(database: Database) -> int:
+    """How many messages wait to be scored."""
+    with database.session() as session:
+        return session.exec(select(func.count()).select_from(ScoringQueueItem)).one()
