@@ -24,6 +24,7 @@ from sentiment_service.api.routes import (
     promotions,
     quarantine,
     sentiment,
+    trends,
 )
 from sentiment_service.api.telemetry import ApiMetrics
 from sentiment_service.auth.keys import ensure_key
@@ -90,6 +91,7 @@ def create_app(
         health,
         ingest,
         accounts,
+        trends,
         quarantine,
         keys,
         promotions,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import BaseModel
 from sqlmodel import col, select
 
+from pipelines.queue import active_version
 from sentiment_service.accounts import AccountId, AccountIn, AccountOut, account_out, upsert_account
 from sentiment_service.api.deps import DatabaseDep, Ingester, Reader
 from sentiment_service.api.schemas import Page
 from sentiment_service.errors import NotFoundError
-from sentiment_service.storage.tables import Account
+from sentiment_service.storage.tables import Account, Message, MessageScore
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 AccountPath = Annotated[AccountId, Path(description="Our id of the account")]
@@ -70,3 +73,82 @@ def list_accounts(
         items = [account_out(session, row) for row in rows[:limit]]
     next_cursor = items[-1].id if len(rows) > limit else None
     return Page[AccountOut](items=items, next_cursor=next_cursor)
+
+
+class ScoredMessageOut(BaseModel):
+    """A stored message with its sentiment under the active model version."""
+
+    id: int
+    source: str
+    source_system: str
+    external_id: str
+    author_role: str
+    thread_id: str | None
+    created_at: datetime
+    text: str
+    label: str | None
+    score: float | None
+    model_version: str | None
+    sentences: list[dict[str, Any]] | None
+
+
+@router.get(
+    "/{account_id}/messages",
+    response_model=Page[ScoredMessageOut],
+    summary="An account's messages with their sentiment (evidence)",
+)
+def list_account_messages(
+    account_id: AccountPath,
+    _: Reader,
+    database: DatabaseDep,
+    source: str | None = None,
+    label: Annotated[str | None, Query(pattern="^(negative|neutral|positive)$")] = None,
+    author_role: str | None = "customer",
+    cursor: Annotated[int | None, Query(ge=1, description="next_cursor of the last page")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[ScoredMessageOut]:
+    """Newest first; `label` filters on the model's (active version) label."""
+    with database.session() as session:
+        if session.get(Account, account_id) is None:
+            raise NotFoundError(f"account {account_id!r} does not exist", field="account_id")
+        version = active_version(session)
+        query = (
+            select(Message, MessageScore)
+            .join(
+                MessageScore,
+                (col(MessageScore.message_id) == col(Message.id))
+                & (col(MessageScore.model_version) == version),
+                isouter=label is None,
+            )
+            .where(Message.account_id == account_id)
+            .order_by(col(Message.id).desc())
+            .limit(limit + 1)
+        )
+        if source is not None:
+            query = query.where(Message.source == source)
+        if author_role is not None:
+            query = query.where(Message.author_role == author_role)
+        if label is not None:
+            query = query.where(MessageScore.label == label)
+        if cursor is not None:
+            query = query.where(col(Message.id) < cursor)
+        rows = list(session.exec(query).all())
+    items = [
+        ScoredMessageOut(
+            id=m.id or 0,
+            source=m.source,
+            source_system=m.source_system,
+            external_id=m.external_id,
+            author_role=m.author_role,
+            thread_id=m.thread_id,
+            created_at=m.created_at,
+            text=m.text,
+            label=s.label if s else None,
+            score=s.score if s else None,
+            model_version=s.model_version if s else None,
+            sentences=s.sentences if s else None,
+        )
+        for m, s in rows[:limit]
+    ]
+    next_cursor = str(items[-1].id) if len(rows) > limit else None
+    return Page[ScoredMessageOut](items=items, next_cursor=next_cursor)
