@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
 from evaluation.command import evaluate_command
+from pipelines.backfill import backfill, remaining
 from pipelines.ingest import IngestPolicy
 from pipelines.scoring import ScoringWorker, queue_length
 from sentiment_service.auth.keys import create_key, revoke_key
@@ -140,6 +141,28 @@ def _drain(scoring: ScoringWorker, database: Database) -> None:
         f"{stats.seconds:.1f}s; {stats.rollup_rows} rollup rows written",
         err=True,
     )
+
+
+@app.command()
+def rescore(
+    artifact: Annotated[Path | None, typer.Option(help="Model artifact (default: current)")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 256,
+) -> None:
+    """Score every message under a model version, then switch to it atomically (resumable:
+    run it again after an interruption). Restart workers with the new model afterwards."""
+    settings = _settings()
+    database = _migrated_database(settings)
+    hub = ModelHub(
+        artifact or settings.sentiment_model_dir,
+        settings.spacy_model,
+        resolve_artifact=lambda: promoted_artifact(database),
+    )
+    scorer = hub.scorer()
+    with database.session() as session:
+        todo = remaining(session, scorer.version)
+    with tqdm(total=todo, desc=f"re-scoring with {scorer.version}", unit="msg") as bar:
+        summary = backfill(database, scorer, batch_size=batch_size, progress=bar.update)
+    typer.echo(json.dumps(vars(summary)))
 
 
 @app.command("promote-model")
