@@ -54,6 +54,7 @@ def test_create_key_rejects_unknown_roles(sqlite_env: str) -> None:
     assert "unknown role" in result.output
 
 
+@pytest.mark.slow
 def test_demo_loads_the_sample_data_idempotently(sqlite_env: str) -> None:
     first = runner.invoke(app, ["demo", "--no-serve"])
     assert first.exit_code == 0, first.output
