@@ -137,7 +137,7 @@ class Ingestor:
         for index, raw in enumerate(raws):
             validated = validate_record(model, raw, limits)
             if validated.rejection is not None:
-                item = self._quarantine(kind, index, raw, validated.rejection)
+                item = self.quarantine(kind, index, raw, validated.rejection)
             else:
                 item = self._store_guarded(kind, index, raw, validated.record, store)
             result.items.append(item)
@@ -151,7 +151,7 @@ class Ingestor:
             rejection = Rejection(
                 "unknown_account", f"account {account_id!r} does not exist", "account_id"
             )
-            return self._quarantine(kind, index, raw, rejection)
+            return self.quarantine(kind, index, raw, rejection)
         try:
             with self.session.begin_nested():
                 return store(index, record)
@@ -170,7 +170,7 @@ class Ingestor:
         self._known_accounts.add(account_id)
         return True
 
-    def _quarantine(self, kind: str, index: int, raw: Any, rejection: Rejection) -> ItemResult:
+    def quarantine(self, kind: str, index: int, raw: Any, rejection: Rejection) -> ItemResult:
         """Keep a refused record; the same payload refused again reuses the earlier row."""
         payload = _jsonable(self.redactor.redact_payload(raw) if self.redactor else raw)
         canonical = json.dumps([kind, self.channel, rejection.code, payload], sort_keys=True)

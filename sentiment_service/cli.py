@@ -14,6 +14,7 @@ import typer
 from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
+from connectors.cli import schedule_command, sync_command
 from evaluation.command import evaluate_command
 from pipelines.backfill import backfill, remaining
 from pipelines.ingest import IngestPolicy
@@ -35,6 +36,10 @@ app = typer.Typer(
 )
 
 
+app.command("sync", help="Sync one connector now (JSON summary on stdout).")(sync_command)
+app.command("sync-schedule", help="Run all configured connectors at their intervals.")(
+    schedule_command
+)
 app.command("evaluate", help="Measure model accuracy on a labelled file (JSON and/or HTML).")(
     evaluate_command
 )

@@ -29,7 +29,19 @@ def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 def test_help_lists_every_command() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("serve", "init-db", "demo", "create-key", "revoke-key"):
+    for command in (
+        "serve",
+        "init-db",
+        "demo",
+        "create-key",
+        "revoke-key",
+        "worker",
+        "rescore",
+        "evaluate",
+        "sync",
+        "promote-model",
+        "bench",
+    ):
         assert command in result.output
 
 

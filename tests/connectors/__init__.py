@@ -1,0 +1,1 @@
+"""Tests of the vendor connectors against local fakes."""
