@@ -16,13 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from models.backends import LABELS
-from models.sentences import Sentence, SentenceSplitter
 from models.text_cleaning import CleanedText, clean_message
+
+if TYPE_CHECKING:  # spaCy is imported only where sentences are split
+    from models.sentences import Sentence, SentenceSplitter
 
 NEUTRAL_FLOOR = 0.1
 

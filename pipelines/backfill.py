@@ -36,7 +36,8 @@ class BackfillSummary:
     seconds: float = 0.0
 
 
-def _unscored(version: str) -> ColumnElement[bool]:
+def unscored(version: str) -> ColumnElement[bool]:
+    """Messages without a score under `version`."""
     has_score = exists().where(
         col(MessageScore.message_id) == col(Message.id), MessageScore.model_version == version
     )
@@ -45,7 +46,7 @@ def _unscored(version: str) -> ColumnElement[bool]:
 
 def remaining(session: Session, version: str) -> int:
     """Messages without a score under `version`."""
-    return session.exec(select(func.count()).select_from(Message).where(_unscored(version))).one()
+    return session.exec(select(func.count()).select_from(Message).where(unscored(version))).one()
 
 
 def backfill(
@@ -69,7 +70,7 @@ def backfill(
             messages = list(
                 session.exec(
                     select(Message)
-                    .where(col(Message.id) > after_id, _unscored(version))
+                    .where(col(Message.id) > after_id, unscored(version))
                     .order_by(col(Message.id))
                     .limit(batch_size)
                 ).all()

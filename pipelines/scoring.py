@@ -44,6 +44,11 @@ class WorkerStats:
     lag_seconds: list[float] = field(default_factory=list)
 
 
+def is_supported_language(language: str | None) -> bool:
+    """Whether the model scores messages in this language (unknown counts as English)."""
+    return (language or "en").split("-")[0].lower() in SUPPORTED_LANGUAGES
+
+
 def score_row(
     message_id: int, version: str, result: MessageSentiment | None, status: str
 ) -> MessageScore:
@@ -79,7 +84,7 @@ def store_scores(
 ) -> tuple[int, int]:
     """Score messages and replace their rows for the scorer's version; (scored, skipped)."""
     version = scorer.version
-    english = [m for m in messages if (m.language or "en").split("-")[0] in SUPPORTED_LANGUAGES]
+    english = [m for m in messages if is_supported_language(m.language)]
     results = scorer.score([m.text for m in english]) if english else []
     by_id = {m.id: r for m, r in zip(english, results, strict=True)}
     ids = [m.id for m in messages if m.id is not None]

@@ -18,7 +18,7 @@ ensure_venv() {
         return 1
     fi
     [ -x .venv/bin/python ] || "$python" -m venv .venv
-    local stamp=".venv/.installed${extras:+-$extras}"
+    local stamp=".venv/.installed${extras:+-${extras//,/-}}"
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements.lock -nt "$stamp" ]; then
         echo "installing the project into .venv (first run takes a few minutes)..." >&2
         .venv/bin/python -m pip install --quiet --upgrade pip >&2

@@ -152,11 +152,33 @@ def _drain(scoring: ScoringWorker, database: Database) -> None:
 def rescore(
     artifact: Annotated[Path | None, typer.Option(help="Model artifact (default: current)")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 256,
+    engine: Annotated[str, typer.Option(help="local (this process) or ray (Ray Data)")] = "local",
+    address: Annotated[str | None, typer.Option(help="Ray cluster, e.g. ray://head:10001")] = None,
+    actors: Annotated[int, typer.Option(min=1, help="Model actors (engine ray)")] = 1,
+    parquet_dir: Annotated[
+        Path | None, typer.Option(help="Read an export (id, text, language) instead of the DB")
+    ] = None,
 ) -> None:
     """Score every message under a model version, then switch to it atomically (resumable:
     run it again after an interruption). Restart workers with the new model afterwards."""
     settings = _settings()
     database = _migrated_database(settings)
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter("choose local or ray", param_hint="--engine")
+    if engine == "ray":
+        from pipelines.ray_backfill import ray_backfill
+
+        result = ray_backfill(
+            settings.database_url,
+            artifact or settings.sentiment_model_dir or promoted_artifact(database),
+            address=address or settings.ray_address,
+            batch_size=batch_size,
+            num_actors=actors,
+            parquet_dir=parquet_dir,
+            spacy_package=settings.spacy_model,
+        )
+        typer.echo(json.dumps(vars(result), default=str))
+        raise typer.Exit(130 if result.interrupted else 0)
     hub = ModelHub(
         artifact or settings.sentiment_model_dir,
         settings.spacy_model,

