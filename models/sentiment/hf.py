@@ -15,8 +15,9 @@ from torch import nn
 from transformers import AutoTokenizer, BertConfig, BertModel, BertPreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from models.checksums import file_sha256
 from models.sentiment.inference import ArtifactChecksumError, default_artifact_dir
-from models.sentiment.modeling import minilm_path, sha256_file
+from models.sentiment.modeling import minilm_path
 from models.sentiment.torch_weights import WEIGHTS_FILE, base_state, expand_state, load_compact
 
 
@@ -66,8 +67,8 @@ def load_hf_classifier(
     )
     weights = artifact_dir / WEIGHTS_FILE
     expected = manifest["files"].get(WEIGHTS_FILE)
-    if expected is None or sha256_file(weights) != expected:
-        raise ArtifactChecksumError(WEIGHTS_FILE, str(expected), sha256_file(weights))
+    if expected is None or file_sha256(weights) != expected:
+        raise ArtifactChecksumError(WEIGHTS_FILE, str(expected), file_sha256(weights))
     model = MeanPoolingSentimentModel(config)
     state = expand_state(load_compact(weights), base_state(base_dir))
     state = {k: v for k, v in state.items() if not k.startswith("encoder.pooler.")}  # unused

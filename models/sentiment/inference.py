@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+from models.checksums import file_sha256
 from models.sentiment.preprocess import normalize_text
 
 ARTIFACTS_ROOT = Path(__file__).resolve().parent / "artifacts"
@@ -42,11 +42,6 @@ class SentimentPrediction:
 def default_artifact_dir() -> Path:
     """The artifact folder shipped with the repository."""
     return ARTIFACTS_ROOT / DEFAULT_VERSION
-
-
-def _sha256(path: Path) -> str:
-    """Hex sha256 of a file."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def load_tokenizer(path: Path, max_length: int) -> Tokenizer:
@@ -121,7 +116,7 @@ class OnnxSentimentModel:
             path = artifact_dir / filename
             if not path.is_file():
                 raise ArtifactError(f"{filename}: listed in manifest but missing")
-            actual = _sha256(path)
+            actual = file_sha256(path)
             if actual != expected:
                 raise ArtifactChecksumError(filename, expected, actual)
         return cls(artifact_dir, manifest, threads)

