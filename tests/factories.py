@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
 from typing import Any
+
+from models.sentiment.inference import default_artifact_dir
 
 
 def account_body(name: str = "Acme Freight", **fields: Any) -> dict[str, Any]:
@@ -48,3 +53,16 @@ def metric(name: str = "logins", value: float = 42.0, **fields: Any) -> dict[str
     }
     record.update(fields)
     return record
+
+
+def candidate_artifact(folder: Path, version: str, labels: list[str] | None = None) -> Path:
+    """The shipped model under another version name (a stand-in for a retrained model);
+    `labels` reorders its classes, which makes a deliberately broken candidate."""
+    target = folder / version
+    shutil.copytree(default_artifact_dir(), target)
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest["version"] = version
+    if labels is not None:
+        manifest["labels"] = labels
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    return target

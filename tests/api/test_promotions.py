@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from models.sentiment.inference import default_artifact_dir
 from sentiment_service.api.app import create_app
 from sentiment_service.model_hub import ModelHub
 from sentiment_service.settings import Settings
@@ -21,6 +18,7 @@ from sentiment_service.storage.database import Database
 from sentiment_service.storage.tables import AuditLogEntry
 from sentiment_service.vocabulary import Role
 from tests.conftest import auth
+from tests.factories import candidate_artifact
 
 ROWS = [
     ("I love this product, it is wonderful", "positive", "chat"),
@@ -30,17 +28,6 @@ ROWS = [
     ("Awful, broken again", "negative", "chat"),
     ("We moved the meeting to Tuesday", "neutral", "survey"),
 ]
-
-
-def _candidate(tmp_path: Path, version: str, labels: list[str] | None = None) -> Path:
-    folder = tmp_path / version
-    shutil.copytree(default_artifact_dir(), folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["version"] = version
-    if labels is not None:  # a broken candidate: its outputs mean other classes
-        manifest["labels"] = labels
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    return folder
 
 
 @pytest.fixture
@@ -67,7 +54,7 @@ def test_promotion_needs_stored_evidence(
 ) -> None:
     response = client.post(
         "/v1/models/promotions",
-        json={"artifact_dir": str(_candidate(tmp_path, "minilm-sent-x.1"))},
+        json={"artifact_dir": str(candidate_artifact(tmp_path, "minilm-sent-x.1"))},
         headers=auth(keys[Role.ADMIN]),
     )
     assert response.status_code == 422
@@ -81,7 +68,7 @@ def test_a_worse_candidate_is_refused_and_an_equal_one_promoted(
     _upload(client, auth(keys[Role.ANALYST]))
     current = client.get("/v1/models", headers=admin).json()[0]["version"]
 
-    worse = _candidate(tmp_path, "minilm-sent-worse.1", ["positive", "neutral", "negative"])
+    worse = candidate_artifact(tmp_path, "minilm-sent-worse.1", ["positive", "neutral", "negative"])
     refused = client.post(
         "/v1/models/promotions", json={"artifact_dir": str(worse)}, headers=admin
     ).json()
@@ -90,7 +77,7 @@ def test_a_worse_candidate_is_refused_and_an_equal_one_promoted(
     assert ("overall", "macro_f1") in failed and ("class", "negative") in failed
     assert client.get("/v1/models", headers=admin).json()[0]["version"] == current
 
-    same = _candidate(tmp_path, "minilm-sent-same.2")
+    same = candidate_artifact(tmp_path, "minilm-sent-same.2")
     promoted = client.post(
         "/v1/models/promotions", json={"artifact_dir": str(same)}, headers=admin
     ).json()

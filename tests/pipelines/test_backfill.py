@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 from sqlmodel import func, select
 
 from models.message_sentiment import MessageSentimentScorer
 from models.minilm import MiniLMBackend
-from models.sentiment.inference import default_artifact_dir
 from pipelines.backfill import backfill, remaining
 from pipelines.ingest import Ingestor, IngestPolicy
 from pipelines.queue import active_version
@@ -19,17 +16,7 @@ from sentiment_service.accounts import AccountIn, upsert_account
 from sentiment_service.model_hub import ModelHub
 from sentiment_service.storage.database import Database
 from sentiment_service.storage.tables import AccountDailyRollup, MessageScore
-from tests.factories import message
-
-
-def _candidate(tmp_path: Path, version: str) -> Path:
-    """The shipped model under another version name (a stand-in for a retrained model)."""
-    folder = tmp_path / version
-    shutil.copytree(default_artifact_dir(), folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["version"] = version
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    return folder
+from tests.factories import candidate_artifact, message
 
 
 def test_interrupted_backfill_resumes_and_switches_only_when_complete(
@@ -53,7 +40,8 @@ def test_interrupted_backfill_resumes_and_switches_only_when_complete(
     assert old is not None
 
     new = MessageSentimentScorer(
-        MiniLMBackend(_candidate(tmp_path, "minilm-sent-test.2")), model_hub.scorer().splitter
+        MiniLMBackend(candidate_artifact(tmp_path, "minilm-sent-test.2")),
+        model_hub.scorer().splitter,
     )
     first = backfill(database, new, batch_size=8, max_batches=2)  # "killed" after 2 batches
     assert (first.scored, first.switched) == (16, False)

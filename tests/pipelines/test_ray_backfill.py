@@ -3,8 +3,6 @@ complete, resumable after an interruption, and from a Parquet export."""
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +11,6 @@ import pyarrow.parquet as pq
 import pytest
 from sqlmodel import col, func, select
 
-from models.sentiment.inference import default_artifact_dir
 from pipelines.backfill import remaining
 from pipelines.ingest import Ingestor, IngestPolicy
 from pipelines.queue import active_version
@@ -23,7 +20,7 @@ from sentiment_service.accounts import AccountIn, upsert_account
 from sentiment_service.model_hub import ModelHub
 from sentiment_service.storage.database import Database
 from sentiment_service.storage.tables import AccountDailyRollup, Message, MessageScore
-from tests.factories import message
+from tests.factories import candidate_artifact, message
 
 ray = pytest.importorskip("ray")
 
@@ -55,12 +52,7 @@ def ray_local() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def candidate(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped model under a new version name (a stand-in for a retrained model)."""
-    folder = tmp_path_factory.mktemp("artifact") / NEW
-    shutil.copytree(default_artifact_dir(), folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["version"] = NEW
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    return folder
+    return candidate_artifact(tmp_path_factory.mktemp("artifact"), NEW)
 
 
 def _seed(database: Database, model_hub: ModelHub) -> str:
