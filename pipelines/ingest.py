@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from pipelines.dedupe import content_hash
+from pipelines.language import shared_detector
 from pipelines.queue import enqueue
 from pipelines.records import (
     MessageRecord,
@@ -77,6 +78,7 @@ class IngestPolicy:
     auto_create_accounts: bool = False
     redact_pii: bool = True
     phone_region: str = "US"
+    detect_language: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IngestPolicy:
@@ -87,6 +89,7 @@ class IngestPolicy:
             auto_create_accounts=settings.auto_create_accounts,
             redact_pii=settings.redact_pii,
             phone_region=settings.phone_region,
+            detect_language=settings.detect_language,
         )
 
 
@@ -209,6 +212,9 @@ class Ingestor:
             text, redactions = redacted.text, redacted.count
             metadata = self.redactor.redact_payload(metadata)
         digest = content_hash(text)
+        language = record.language
+        if language is None and self.policy.detect_language:
+            language = shared_detector().detect(text)
         existing = self.session.exec(
             select(Message).where(
                 Message.source_system == record.source_system,
@@ -221,7 +227,7 @@ class Ingestor:
             "author_role": record.author_role.value,
             "text": text,
             "created_at": record.created_at,
-            "language": record.language,
+            "language": language,
             "content_hash": digest,
             "thread_id": record.thread_id,
             "redactions": redactions,

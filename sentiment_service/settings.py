@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     )
     redact_pii: bool = Field(True, description="Redact emails, phones and card numbers.")
     phone_region: str = Field("US", description="Default region for phone numbers without +.")
+    detect_language: bool = Field(
+        True, description="Identify the language of messages that arrive without one."
+    )
 
     sentiment_model_dir: Path | None = Field(
         None, description="Sentiment artifact folder; empty means the one shipped in models/."

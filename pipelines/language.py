@@ -1,0 +1,63 @@
+"""Language identification of message text (langid.py, a model shipped inside the package).
+
+Messages that arrive without a `language` get one here, so the scoring worker can leave out
+languages the sentiment model was not trained on. Short or ambiguous texts stay unknown
+(None), which the pipeline treats as English.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+CANDIDATES = (
+    "en",
+    "de",
+    "fr",
+    "es",
+    "it",
+    "pt",
+    "nl",
+    "sv",
+    "da",
+    "no",
+    "fi",
+    "pl",
+    "cs",
+    "ru",
+    "uk",
+    "tr",
+    "ja",
+    "zh",
+    "ko",
+    "ar",
+    "he",
+    "hi",
+)
+MIN_LETTERS = 12
+MIN_CONFIDENCE = 0.995  # langid is overconfident on short English text; stay near-certain
+_LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
+
+
+class LanguageDetector:
+    """Detects the language of a text among CANDIDATES, or None when unsure."""
+
+    def __init__(self, min_confidence: float = MIN_CONFIDENCE) -> None:
+        from langid.langid import LanguageIdentifier, model
+
+        self._identifier = LanguageIdentifier.from_modelstring(model, norm_probs=True)
+        self._identifier.set_languages(list(CANDIDATES))
+        self.min_confidence = min_confidence
+
+    def detect(self, text: str) -> str | None:
+        """An ISO 639-1 code, or None for short or ambiguous text."""
+        if len(_LETTERS.findall(text)) < MIN_LETTERS:
+            return None
+        language, confidence = self._identifier.classify(text)
+        return str(language) if confidence >= self.min_confidence else None
+
+
+@functools.cache
+def shared_detector() -> LanguageDetector:
+    """One detector per process (loading the model takes a few hundred milliseconds)."""
+    return LanguageDetector()
