@@ -157,6 +157,13 @@ class ScoringWorker:
             messages = list(session.exec(select(Message).where(col(Message.id).in_(ids))).all())
             scored, skipped = store_scores(session, messages, self.scorer)
             version = ensure_active_version(session, self.scorer.version)
+            if version != self.scorer.version:  # e.g. after a rescore switched versions
+                log.warning(
+                    "worker_model_not_active",
+                    worker_version=self.scorer.version,
+                    active_version=version,
+                    hint="restart the worker",
+                )
             keys = {(m.account_id, m.created_at.date()) for m in messages if m.account_id}
             self.stats.rollup_rows += rollups.recompute(session, keys, version)
             session.execute(
