@@ -22,10 +22,15 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from sentiment_service.text_rules import NoNul, StripNul
 from sentiment_service.vocabulary import AuthorRole, Outcome, Source
 
-Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
-SystemName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Identifier = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256), NoNul
+]
+SystemName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), NoNul
+]
 MetricName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
@@ -67,7 +72,9 @@ class MessageRecord(BaseModel):
         description="Our account id; may be empty only for brand-level social mentions.",
     )
     author_role: AuthorRole = AuthorRole.CUSTOMER
-    text: str = Field(description="The message text; redacted for PII before storage.")
+    text: Annotated[str, StripNul] = Field(
+        description="The message text; redacted for PII before storage (NUL characters dropped)."
+    )
     created_at: datetime = Field(description="When it was written; naive times are taken as UTC.")
     thread_id: Identifier | None = None
     language: (
@@ -136,7 +143,7 @@ class OutcomeRecord(BaseModel):
     account_id: Identifier
     outcome: Outcome
     occurred_on: date
-    notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    notes: Annotated[str, StringConstraints(max_length=2000), StripNul] | None = None
 
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
@@ -152,7 +159,14 @@ class Rejection:
 
 
 CUSTOM_CODES = frozenset(
-    {"empty_text", "text_too_long", "future_timestamp", "account_required", "not_finite"}
+    {
+        "empty_text",
+        "text_too_long",
+        "future_timestamp",
+        "account_required",
+        "not_finite",
+        "nul_character",
+    }
 )
 
 

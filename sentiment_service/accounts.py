@@ -12,9 +12,12 @@ from sentiment_service.audit import record_change
 from sentiment_service.errors import ConflictError
 from sentiment_service.storage.tables import Account, AccountExternalId
 from sentiment_service.storage.types import utcnow
+from sentiment_service.text_rules import NoNul
 
 AccountId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128), NoNul
+]
 
 
 class AccountIn(BaseModel):
@@ -22,7 +25,9 @@ class AccountIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256), NoNul
+    ]
     segment: ShortText | None = None
     industry: ShortText | None = None
     tier: ShortText | None = None

@@ -26,15 +26,18 @@ from sentiment_service.storage.tables import (
     LabelledSet,
     Message,
 )
+from sentiment_service.text_rules import strip_nul
 
 CORRECTIONS_SET = "corrections"
 
 
 def redact_dataset(dataset: EvalDataset, redactor: PiiRedactor | None) -> EvalDataset:
     """The dataset with PII redacted from its texts, as stored messages are."""
-    if redactor is None:
-        return dataset
-    return replace(dataset, texts=[redactor.redact(text).text for text in dataset.texts])
+    texts = [strip_nul(text) for text in dataset.texts]
+    if redactor is not None:
+        texts = [redactor.redact(text).text for text in texts]
+    sources = [strip_nul(s) for s in dataset.sources] if dataset.sources else dataset.sources
+    return replace(dataset, texts=texts, sources=sources)
 
 
 def store_labelled_set(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from pipelines.ingest import BatchResult
 
 T = TypeVar("T")
+MAX_ID = 2**31 - 1  # row ids are 32-bit integers; larger values are refused with a 422
 
 
 class ItemOut(BaseModel):

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from pipelines.queue import active_version
 from sentiment_service.accounts import AccountId, AccountIn, AccountOut, account_out, upsert_account
 from sentiment_service.api.deps import DatabaseDep, Ingester, Reader
-from sentiment_service.api.schemas import Page
+from sentiment_service.api.schemas import MAX_ID, Page
 from sentiment_service.errors import NotFoundError
 from sentiment_service.storage.tables import Account, Message, MessageScore
 
@@ -104,7 +104,9 @@ def list_account_messages(
     source: str | None = None,
     label: Annotated[str | None, Query(pattern="^(negative|neutral|positive)$")] = None,
     author_role: str | None = "customer",
-    cursor: Annotated[int | None, Query(ge=1, description="next_cursor of the last page")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="next_cursor of the last page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[ScoredMessageOut]:
     """Newest first; `label` filters on the model's (active version) label."""

@@ -22,6 +22,7 @@ from models.minilm import MessageLevelBackend
 from pipelines.redaction import PiiRedactor
 from sentiment_service import evaluations
 from sentiment_service.api.deps import DatabaseDep, Evaluator, ModelsDep, SettingsDep
+from sentiment_service.api.schemas import MAX_ID
 from sentiment_service.errors import InvalidInputError, NotFoundError, PayloadTooLargeError
 from sentiment_service.storage.tables import EvaluationRun
 
@@ -193,7 +194,7 @@ def _get_run(database: DatabaseDep, run_id: int) -> EvaluationRun:
     return run
 
 
-RunId = Annotated[int, PathParam(ge=1)]
+RunId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
 
 @router.get("/{run_id}", response_model=RunDetail, summary="One evaluation run")

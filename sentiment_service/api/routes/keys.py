@@ -10,9 +10,11 @@ from pydantic import BaseModel, StringConstraints
 from sqlmodel import col, select
 
 from sentiment_service.api.deps import Admin, DatabaseDep
+from sentiment_service.api.schemas import MAX_ID
 from sentiment_service.audit import record_change
 from sentiment_service.auth.keys import create_key, revoke_key
 from sentiment_service.storage.tables import ApiKey
+from sentiment_service.text_rules import NoNul
 from sentiment_service.vocabulary import Role
 
 router = APIRouter(prefix="/v1/keys", tags=["admin"])
@@ -21,7 +23,9 @@ router = APIRouter(prefix="/v1/keys", tags=["admin"])
 class KeyIn(BaseModel):
     """A key to create."""
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128), NoNul
+    ]
     role: Role
 
 
@@ -86,7 +90,7 @@ def list_keys(_: Admin, database: DatabaseDep) -> list[KeyOut]:
 
 @router.delete("/{key_id}", response_model=KeyOut, summary="Revoke an API key")
 def delete_key(
-    key_id: Annotated[int, Path(ge=1)], principal: Admin, database: DatabaseDep
+    key_id: Annotated[int, Path(ge=1, le=MAX_ID)], principal: Admin, database: DatabaseDep
 ) -> KeyOut:
     """Revoke a key; it stops working at once. The row stays for the audit trail."""
     with database.session() as session:

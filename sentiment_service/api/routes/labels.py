@@ -11,9 +11,11 @@ from sqlmodel import col, select
 
 from sentiment_service import evaluations
 from sentiment_service.api.deps import DatabaseDep, Evaluator
+from sentiment_service.api.schemas import MAX_ID
 from sentiment_service.audit import record_change
 from sentiment_service.errors import NotFoundError
 from sentiment_service.storage.tables import LabelCorrection, LabelledSet, Message
+from sentiment_service.text_rules import StripNul
 
 router = APIRouter(prefix="/v1", tags=["evaluation"])
 
@@ -22,7 +24,7 @@ class CorrectionIn(BaseModel):
     """The sentiment a person says a message has."""
 
     label: Literal["negative", "neutral", "positive"]
-    note: str | None = Field(None, max_length=2000)
+    note: Annotated[str, StripNul] | None = Field(None, max_length=2000)
 
 
 class CorrectionOut(CorrectionIn):
@@ -51,7 +53,7 @@ class LabelledSetOut(BaseModel):
     summary="Correct a message's sentiment label",
 )
 def put_sentiment_label(
-    message_id: Annotated[int, Path(ge=1)],
+    message_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     body: CorrectionIn,
     principal: Evaluator,
     database: DatabaseDep,

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlmodel import col, select
 
 from sentiment_service.api.deps import DatabaseDep, QuarantineReader
-from sentiment_service.api.schemas import Page
+from sentiment_service.api.schemas import MAX_ID, Page
 from sentiment_service.storage.tables import QuarantineRecord
 
 router = APIRouter(prefix="/v1/quarantine", tags=["ingestion"])
@@ -37,7 +37,9 @@ def list_quarantine(
     kind: Annotated[str | None, Query(description="message, metric or outcome")] = None,
     reason_code: str | None = None,
     channel: Annotated[str | None, Query(description="api or a connector name")] = None,
-    cursor: Annotated[int | None, Query(ge=0, description="next_cursor of the last page")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, description="next_cursor of the last page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Page[QuarantineOut]:
     """Newest first."""
