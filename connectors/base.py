@@ -146,8 +146,7 @@ class SyncEngine:
     def _store_page(self, name: str, system: str, page: Page, summary: SyncSummary) -> None:
         actor = f"connector:{name}"
         with self.database.session() as session:
-            # Write first: pysqlite only opens a transaction on DML, and the Ingestor's
-            # savepoints would otherwise each commit on their own (no page atomicity).
+            # The page's messages and the new cursor are committed by this one transaction.
             state = session.get(SyncState, name) or SyncState(connector=name)
             state.updated_at = utcnow()
             session.add(state)
