@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
@@ -41,7 +41,6 @@ class WorkerStats:
     skipped: int = 0
     rollup_rows: int = 0
     seconds: float = 0.0
-    lag_seconds: list[float] = field(default_factory=list)
 
 
 def is_supported_language(language: str | None) -> bool:
@@ -172,8 +171,6 @@ class ScoringWorker:
                     ScoringQueueItem.claimed_by == self.worker_id,
                 )
             )
-            now = self.clock()
-            self.stats.lag_seconds = [(now - m.ingested_at).total_seconds() for m in messages]
         self.stats.batches += 1
         self.stats.scored += scored
         self.stats.skipped += skipped

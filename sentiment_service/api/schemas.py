@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from pipelines.ingest import BatchResult
 
@@ -69,8 +69,3 @@ class Page(BaseModel, Generic[T]):
 
 
 RawRecords = list[dict[str, Any]]
-
-
-def records_field(description: str) -> Any:
-    """A batch field: raw objects, validated one by one so that one bad record fails alone."""
-    return Field(..., description=description)

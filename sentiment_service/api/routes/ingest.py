@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from pipelines.ingest import BatchResult, Ingestor, IngestPolicy
+from pipelines.ingest import Ingestor, IngestPolicy
 from pipelines.records import MessageRecord, MetricRecord, OutcomeRecord
 from sentiment_service.api.deps import DatabaseDep, Ingester, MetricsDep, SettingsDep
-from sentiment_service.api.schemas import BatchOut, RawRecords, records_field
+from sentiment_service.api.schemas import BatchOut, RawRecords
 from sentiment_service.auth.keys import Principal
 from sentiment_service.errors import PayloadTooLargeError
 
@@ -21,28 +20,28 @@ router = APIRouter(prefix="/v1", tags=["ingestion"])
 class MessageBatch(BaseModel):
     """A batch of messages."""
 
-    messages: RawRecords = records_field(
-        "Message objects; see the MessageRecord schema. Each is stored or rejected on its own."
+    messages: RawRecords = Field(
+        ...,
+        description="Message objects (see MessageRecord); each is stored or rejected on its own.",
     )
 
 
 class MetricBatch(BaseModel):
     """A batch of metric observations."""
 
-    metrics: RawRecords = records_field("Metric objects; see the MetricRecord schema.")
+    metrics: RawRecords = Field(..., description="Metric objects; see the MetricRecord schema.")
 
 
 class OutcomeBatch(BaseModel):
     """A batch of account outcomes."""
 
-    outcomes: RawRecords = records_field("Outcome objects; see the OutcomeRecord schema.")
+    outcomes: RawRecords = Field(..., description="Outcome objects; see the OutcomeRecord schema.")
 
 
 def _ingest(
     kind: str,
     field: str,
     raws: list[dict[str, Any]],
-    run: Callable[[Ingestor], Callable[[list[Any]], BatchResult]],
     *,
     principal: Principal,
     settings: SettingsDep,
@@ -58,7 +57,7 @@ def _ingest(
         ingestor = Ingestor(
             session, IngestPolicy.from_settings(settings), channel="api", actor=principal.actor
         )
-        result = run(ingestor)(raws)
+        result = getattr(ingestor, field)(raws)  # Ingestor.messages / .metrics / .outcomes
     for status, count in result.counts().items():
         metrics.ingested.labels(kind, status).inc(count)
     return BatchOut.from_result(result)
@@ -88,7 +87,6 @@ def post_messages(
         "message",
         "messages",
         batch.messages,
-        lambda i: i.messages,
         principal=principal,
         settings=settings,
         database=database,
@@ -109,7 +107,6 @@ def post_metrics(
         "metric",
         "metrics",
         batch.metrics,
-        lambda i: i.metrics,
         principal=principal,
         settings=settings,
         database=database,
@@ -130,7 +127,6 @@ def post_outcomes(
         "outcome",
         "outcomes",
         batch.outcomes,
-        lambda i: i.outcomes,
         principal=principal,
         settings=settings,
         database=database,
