@@ -337,3 +337,147 @@ class AccountDailyRollup(SQLModel, table=True):
     neutral_count: int
     positive_count: int
     updated_at: datetime = _utc()
+
+
+class MessageTopic(SQLModel, table=True):
+    """A topic found in a message by one topic model version, with the sentence behind it."""
+
+    __tablename__ = "message_topics"
+    __table_args__ = (UniqueConstraint("message_id", "model_version", "topic"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="messages.id", index=True, ondelete="CASCADE")
+    model_version: str = Field(max_length=160, index=True)
+    topic: str = Field(max_length=64, index=True)
+    confidence: float
+    sentence_index: int
+    evidence: str = Field(sa_column=Column(Text, nullable=False))
+    sentence_count: int = 1
+    score: float | None = None  # mean sentiment of the topic's sentences (aspect sentiment)
+    label: str | None = Field(default=None, max_length=16)
+
+
+class CompetitorMention(SQLModel, table=True):
+    """A configured competitor named in a message, with the sentence and its sentiment."""
+
+    __tablename__ = "competitor_mentions"
+    __table_args__ = (
+        UniqueConstraint("message_id", "model_version", "competitor", "sentence_index"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="messages.id", index=True, ondelete="CASCADE")
+    model_version: str = Field(max_length=160, index=True)
+    competitor: str = Field(max_length=64, index=True)
+    alias: str = Field(max_length=128)
+    intent: str = Field(max_length=16)  # evaluating | mention
+    sentence_index: int
+    evidence: str = Field(sa_column=Column(Text, nullable=False))
+    score: float | None = None
+    label: str | None = Field(default=None, max_length=16)
+
+
+class TopicCorrection(SQLModel, table=True):
+    """A person's statement that a message is (or is not) about a topic; the newest counts."""
+
+    __tablename__ = "topic_corrections"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="messages.id", index=True, ondelete="CASCADE")
+    topic: str = Field(max_length=64, index=True)
+    present: bool
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    corrected_by: str = Field(max_length=128)
+    corrected_at: datetime = _utc()
+
+
+class ConfigVersion(SQLModel, table=True):
+    """One immutable version of a piece of configuration (a scorecard, the topic taxonomy)."""
+
+    __tablename__ = "config_versions"
+    __table_args__ = (UniqueConstraint("kind", "key", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32, index=True)  # scorecard | taxonomy | competitors
+    key: str = Field(max_length=64, index=True)
+    version: int
+    status: str = Field(max_length=16)  # published | draft | archived
+    body: dict[str, Any] = _json(nullable=False)
+    body_sha256: str = Field(max_length=64)
+    diff: list[dict[str, Any]] | None = _json()
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    author: str = Field(max_length=128)
+    created_at: datetime = _utc()
+
+
+class FeatureSnapshot(SQLModel, table=True):
+    """An account's features as known at the end of one day (point-in-time)."""
+
+    __tablename__ = "feature_snapshots"
+    __table_args__ = (UniqueConstraint("account_id", "as_of"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: str = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
+    as_of: date = Field(index=True)
+    features: dict[str, Any] = _json(nullable=False)
+    model_versions: dict[str, Any] = _json(nullable=False)
+    computed_at: datetime = _utc()
+
+
+class HealthScoreRecord(SQLModel, table=True):
+    """A computed health score of an account under one scorecard version on one day."""
+
+    __tablename__ = "health_scores"
+    __table_args__ = (
+        UniqueConstraint("account_id", "scorecard", "scorecard_version", "as_of"),
+        Index("ix_health_scores_card_day", "scorecard", "as_of"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: str = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
+    scorecard: str = Field(max_length=64)
+    scorecard_version: int
+    as_of: date
+    score: float | None = None
+    band: str = Field(max_length=32)
+    confidence: float
+    peer_percentile: float | None = None
+    explanation: dict[str, Any] = _json(nullable=False)
+    computed_at: datetime = _utc()
+
+
+class HealthOverride(SQLModel, table=True):
+    """A person's override of an account's band or score, with reason and expiry."""
+
+    __tablename__ = "health_overrides"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: str = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
+    scorecard: str = Field(max_length=64, index=True)
+    score: float | None = None
+    band: str | None = Field(default=None, max_length=32)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    expires_at: datetime = _utc()
+    created_by: str = Field(max_length=128)
+    created_at: datetime = _utc()
+    removed_at: datetime | None = _utc(nullable=True)
+    removed_by: str | None = Field(default=None, max_length=128)
+
+
+class AccountDailyTopicRollup(SQLModel, table=True):
+    """Per account, day and topic: mentions and the topic's sentiment (aspect level)."""
+
+    __tablename__ = "account_daily_topic_rollups"
+    __table_args__ = (UniqueConstraint("account_id", "day", "topic"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: str = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
+    day: date = Field(index=True)
+    topic: str = Field(max_length=64, index=True)
+    model_version: str = Field(max_length=160)
+    mentions: int
+    scored_count: int
+    score_sum: float
+    negative_count: int
+    positive_count: int
+    updated_at: datetime = _utc()
