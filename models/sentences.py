@@ -6,6 +6,7 @@ messages per second on one core.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import import_module
@@ -57,11 +58,39 @@ class SentenceSplitter:
         """Sentences of each text, whitespace-only sentences dropped."""
         result: list[list[Sentence]] = []
         for doc in self._nlp.pipe(texts, batch_size=batch_size):
-            result.append(
-                [
-                    Sentence(span.text.strip(), span.start_char, span.end_char)
-                    for span in doc.sents
-                    if span.text.strip()
-                ]
-            )
+            sentences: list[Sentence] = []
+            for span in doc.sents:
+                if span.text.strip():
+                    sentences.extend(split_clauses(span.text, span.start_char))
+            result.append(sentences)
         return result
+
+
+# A contrast marker starts a new clause: "the product is great but billing is a mess".
+CONTRAST = re.compile(r"(?:[,;]\s*|\s+)(?=(?:but|however|although|though|whereas)\b)", re.I)
+MIN_CLAUSE_WORDS = 3
+
+
+def split_clauses(text: str, offset: int = 0) -> list[Sentence]:
+    """Split a sentence before contrast markers when both sides have >= 3 words.
+
+    Aspect-level sentiment needs it: each side of "great product, but billing is a mess"
+    gets its own sentiment and topics. Offsets stay relative to the original text.
+    """
+    pieces: list[Sentence] = []
+    start = 0
+    for match in CONTRAST.finditer(text):
+        left, right = text[start : match.start()], text[match.end() :]
+        if len(left.split()) >= MIN_CLAUSE_WORDS and len(right.split()) >= MIN_CLAUSE_WORDS:
+            pieces.append(_trimmed(text, start, match.start(), offset))
+            start = match.end()
+    pieces.append(_trimmed(text, start, len(text), offset))
+    return [piece for piece in pieces if piece.text]
+
+
+def _trimmed(text: str, start: int, end: int, offset: int) -> Sentence:
+    """text[start:end] without surrounding whitespace, with absolute offsets."""
+    piece = text[start:end]
+    lead = len(piece) - len(piece.lstrip())
+    stripped = piece.strip()
+    return Sentence(stripped, offset + start + lead, offset + start + lead + len(stripped))
