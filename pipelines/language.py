@@ -61,3 +61,11 @@ class LanguageDetector:
 def shared_detector() -> LanguageDetector:
     """One detector per process (loading the model takes a few hundred milliseconds)."""
     return LanguageDetector()
+
+
+SUPPORTED_LANGUAGES = frozenset({"en"})
+
+
+def is_supported_language(language: str | None) -> bool:
+    """Whether the models score messages in this language (unknown counts as English)."""
+    return (language or "en").split("-")[0].lower() in SUPPORTED_LANGUAGES

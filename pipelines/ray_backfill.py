@@ -45,8 +45,9 @@ from tqdm import tqdm
 from models.sentiment.inference import default_artifact_dir
 from pipelines import rollups
 from pipelines.backfill import BackfillSummary, remaining, unscored
+from pipelines.language import is_supported_language
 from pipelines.queue import active_version, set_active_version
-from pipelines.scoring import is_supported_language, score_row
+from pipelines.scoring import score_row
 from sentiment_service.storage.database import Database
 from sentiment_service.storage.tables import Message, MessageScore
 

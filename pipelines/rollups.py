@@ -1,4 +1,4 @@
-"""Per-account daily rollups of scored messages, recomputed for affected days only.
+"""Per-account daily rollups (per source and per topic), recomputed for affected days only.
 
 A rollup row is a pure function of the messages of one account and UTC day and their scores
 under the active model version, so recomputing any subset equals a from-scratch rebuild.
@@ -14,7 +14,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import delete, text
 from sqlmodel import Session, col, select
 
-from sentiment_service.storage.tables import AccountDailyRollup, Message, MessageScore
+from sentiment_service.storage.tables import (
+    AccountDailyRollup,
+    AccountDailyTopicRollup,
+    Message,
+    MessageScore,
+    MessageTopic,
+)
 
 ALL_SOURCES = "all"
 
@@ -79,6 +85,7 @@ def recompute(session: Session, keys: Iterable[tuple[str, date]], model_version:
                 col(AccountDailyRollup.day) == day,
             )
         )
+        written += recompute_topics(session, account_id, day, start, end)
         for source, tally in tallies.items():
             session.add(
                 AccountDailyRollup(
@@ -100,6 +107,50 @@ def recompute(session: Session, keys: Iterable[tuple[str, date]], model_version:
     return written
 
 
+def recompute_topics(
+    session: Session, account_id: str, day: date, start: datetime, end: datetime
+) -> int:
+    """Replace one account-day's per-topic rollups (mentions and aspect sentiment)."""
+    rows = session.exec(
+        select(
+            MessageTopic.topic, MessageTopic.model_version, MessageTopic.label, MessageTopic.score
+        )
+        .join(Message, col(Message.id) == col(MessageTopic.message_id))
+        .where(
+            Message.account_id == account_id,
+            col(Message.created_at) >= start,
+            col(Message.created_at) < end,
+            Message.author_role == "customer",
+        )
+    ).all()
+    tallies: dict[str, _Tally] = defaultdict(_Tally)
+    versions: dict[str, str] = {}
+    for topic, version, label, score in rows:
+        tallies[topic].add(label, score)
+        versions[topic] = max(version, versions.get(topic, version))
+    session.execute(
+        delete(AccountDailyTopicRollup).where(
+            col(AccountDailyTopicRollup.account_id) == account_id,
+            col(AccountDailyTopicRollup.day) == day,
+        )
+    )
+    for topic, tally in tallies.items():
+        session.add(
+            AccountDailyTopicRollup(
+                account_id=account_id,
+                day=day,
+                topic=topic,
+                model_version=versions[topic],
+                mentions=tally.messages,
+                scored_count=tally.scored,
+                score_sum=tally.score_sum,
+                negative_count=tally.negative,
+                positive_count=tally.positive,
+            )
+        )
+    return len(tallies)
+
+
 def all_account_days(session: Session) -> set[tuple[str, date]]:
     """Every (account, UTC day) that has customer messages."""
     rows = session.exec(
@@ -113,4 +164,5 @@ def all_account_days(session: Session) -> set[tuple[str, date]]:
 def rebuild_all(session: Session, model_version: str) -> int:
     """Drop every rollup and recompute from raw messages and scores."""
     session.execute(delete(AccountDailyRollup))
+    session.execute(delete(AccountDailyTopicRollup))
     return recompute(session, all_account_days(session), model_version)

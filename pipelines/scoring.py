@@ -18,8 +18,11 @@ from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, col, select
 
 from models.message_sentiment import MessageSentiment, MessageSentimentScorer
+from models.topics.assign import TopicAssigner
 from pipelines import rollups
+from pipelines.language import is_supported_language
 from pipelines.queue import ensure_active_version
+from pipelines.topics import store_topics
 from sentiment_service.storage.database import Database
 from sentiment_service.storage.tables import (
     Message,
@@ -29,7 +32,9 @@ from sentiment_service.storage.tables import (
 from sentiment_service.storage.types import utcnow
 
 log = structlog.get_logger(__name__)
-SUPPORTED_LANGUAGES = frozenset({"en"})
+# Gives the topic assigner in force (looked up per batch, so a taxonomy change applies to the
+# next batch without a restart).
+TopicSource = Callable[[Session], TopicAssigner]
 
 
 @dataclass
@@ -41,11 +46,6 @@ class WorkerStats:
     skipped: int = 0
     rollup_rows: int = 0
     seconds: float = 0.0
-
-
-def is_supported_language(language: str | None) -> bool:
-    """Whether the model scores messages in this language (unknown counts as English)."""
-    return (language or "en").split("-")[0].lower() in SUPPORTED_LANGUAGES
 
 
 def score_row(
@@ -79,9 +79,15 @@ def score_row(
 
 
 def store_scores(
-    session: Session, messages: list[Message], scorer: MessageSentimentScorer
+    session: Session,
+    messages: list[Message],
+    scorer: MessageSentimentScorer,
+    topics: TopicAssigner | None = None,
 ) -> tuple[int, int]:
-    """Score messages and replace their rows for the scorer's version; (scored, skipped)."""
+    """Score messages and replace their rows for the scorer's version; (scored, skipped).
+
+    With a topic assigner, the messages' topics and competitor mentions are replaced too.
+    """
     version = scorer.version
     english = [m for m in messages if is_supported_language(m.language)]
     results = scorer.score([m.text for m in english]) if english else []
@@ -97,6 +103,8 @@ def store_scores(
         result = by_id.get(message.id)
         status = "scored" if result is not None else "skipped_language"
         session.add(score_row(message.id, version, result, status))
+    if topics is not None:
+        store_topics(session, messages, [by_id.get(m.id) for m in messages], topics)
     return len(english), len(messages) - len(english)
 
 
@@ -108,6 +116,7 @@ class ScoringWorker:
         database: Database,
         scorer: MessageSentimentScorer,
         *,
+        topics: TopicSource | None = None,
         worker_id: str,
         batch_size: int = 64,
         lease: timedelta = timedelta(minutes=5),
@@ -115,6 +124,7 @@ class ScoringWorker:
     ) -> None:
         self.database = database
         self.scorer = scorer
+        self.topics = topics
         self.worker_id = worker_id
         self.batch_size = batch_size
         self.lease = lease
@@ -154,7 +164,9 @@ class ScoringWorker:
         """Score claimed messages, store scores and rollups, and release the queue rows."""
         with self.database.session() as session:
             messages = list(session.exec(select(Message).where(col(Message.id).in_(ids))).all())
-            scored, skipped = store_scores(session, messages, self.scorer)
+            scored, skipped = store_scores(
+                session, messages, self.scorer, self.topics(session) if self.topics else None
+            )
             version = ensure_active_version(session, self.scorer.version)
             if version != self.scorer.version:  # e.g. after a rescore switched versions
                 log.warning(

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import func
 from sqlalchemy.engine import make_url
+from sqlmodel import select
 from tqdm import tqdm
 
 from connectors.cli import schedule_command, sync_command
@@ -19,6 +21,8 @@ from evaluation.command import evaluate_command
 from pipelines.backfill import backfill, remaining
 from pipelines.ingest import IngestPolicy
 from pipelines.scoring import ScoringWorker, queue_length
+from pipelines.topics import active_taxonomy
+from pipelines.topics import retopic as retopic_messages
 from sentiment_service.auth.keys import create_key, revoke_key
 from sentiment_service.errors import NotFoundError, ServiceError
 from sentiment_service.model_hub import ModelHub
@@ -27,6 +31,7 @@ from sentiment_service.sample_loader import load_sample_data
 from sentiment_service.settings import Settings
 from sentiment_service.storage import migrate
 from sentiment_service.storage.database import Database
+from sentiment_service.storage.tables import Message
 from sentiment_service.vocabulary import Role
 
 app = typer.Typer(
@@ -135,7 +140,13 @@ def _scoring_worker(
         resolve_artifact=lambda: promoted_artifact(database),
     )
     name = worker_id or f"{socket.gethostname()}-{os.getpid()}"
-    return ScoringWorker(database, hub.scorer(), worker_id=name, batch_size=batch_size)
+    return ScoringWorker(
+        database,
+        hub.scorer(),
+        topics=lambda session: hub.topic_assigner(active_taxonomy(session)[0]),
+        worker_id=name,
+        batch_size=batch_size,
+    )
 
 
 def _drain(scoring: ScoringWorker, database: Database) -> None:
@@ -189,6 +200,31 @@ def rescore(
         todo = remaining(session, scorer.version)
     with tqdm(total=todo, desc=f"re-scoring with {scorer.version}", unit="msg") as bar:
         summary = backfill(database, scorer, batch_size=batch_size, progress=bar.update)
+    typer.echo(json.dumps(vars(summary)))
+
+
+@app.command()
+def retopic(
+    batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 256,
+) -> None:
+    """Re-assign topics of every stored message with the taxonomy in force (after a taxonomy
+    change; resumable: run it again after an interruption)."""
+    settings = _settings()
+    database = _migrated_database(settings)
+    hub = ModelHub(
+        settings.sentiment_model_dir,
+        settings.spacy_model,
+        resolve_artifact=lambda: promoted_artifact(database),
+    )
+    with database.session() as session:
+        taxonomy, version = active_taxonomy(session)
+        total = session.exec(select(func.count()).select_from(Message)).one()
+    assigner = hub.topic_assigner(taxonomy)
+    label = f"taxonomy v{version}" if version else "default taxonomy"
+    with tqdm(total=total, desc=f"topics ({label})", unit="msg") as bar:
+        summary = retopic_messages(
+            database, hub.scorer(), assigner, batch_size=batch_size, progress=bar.update
+        )
     typer.echo(json.dumps(vars(summary)))
 
 

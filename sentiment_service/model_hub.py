@@ -8,9 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from models.checksums import file_sha256
 from models.message_sentiment import MessageSentimentScorer
 from models.minilm import MiniLMBackend
 from models.sentences import SentenceSplitter
+from models.topics.assign import TopicAssigner
+from models.topics.competitors import DEFAULT_COMPETITORS_PATH, CompetitorMatcher
+from models.topics.encoder import SentenceEncoder, load_sentence_encoder
+from models.topics.taxonomy import Taxonomy, load_taxonomy
 from sentiment_service.errors import NotReadyError
 
 
@@ -27,7 +32,7 @@ class ModelInfo:
 
 
 class ModelHub:
-    """Owns the sentiment scorer; thread-safe lazy loading; one per process, injected."""
+    """Owns the sentiment scorer and the topic assigner; thread-safe lazy loading; injected."""
 
     def __init__(
         self,
@@ -35,12 +40,17 @@ class ModelHub:
         spacy_package: str | None = None,
         *,
         resolve_artifact: Callable[[], Path | None] | None = None,
+        encoder_dir: Path | None = None,
     ) -> None:
         self._artifact_dir = artifact_dir
         self._resolve_artifact = resolve_artifact
         self._spacy_package = spacy_package
         self._lock = threading.Lock()
         self._scorer: MessageSentimentScorer | None = None
+        self._encoder_dir = encoder_dir
+        self._encoder: SentenceEncoder | None = None
+        self._competitors: CompetitorMatcher | None = None
+        self._assigner: TopicAssigner | None = None
         self.error: str | None = None
 
     @property
@@ -81,6 +91,32 @@ class ModelHub:
             self._scorer = scorer
             self.error = None
 
+    def topic_assigner(self, taxonomy: Taxonomy | None = None) -> TopicAssigner:
+        """A topic assigner for `taxonomy` (default: the shipped one); the encoder loads once.
+
+        The last assigner is kept, so asking again with the same taxonomy costs nothing.
+        """
+        taxonomy = taxonomy or load_taxonomy()
+        cached = self._assigner
+        if cached is not None and cached.taxonomy.sha256() == taxonomy.sha256():
+            return cached
+        with self._lock:
+            try:
+                if self._encoder is None:
+                    self._encoder = load_sentence_encoder(self._encoder_dir)
+                if self._competitors is None:
+                    self._competitors = CompetitorMatcher.from_yaml(DEFAULT_COMPETITORS_PATH)
+            except Exception as error:
+                self.error = f"{type(error).__name__}: {error}"
+                raise NotReadyError(f"the topic model could not be loaded: {self.error}") from error
+            self._assigner = TopicAssigner(
+                self._encoder,
+                taxonomy,
+                competitors=self._competitors,
+                competitors_version=file_sha256(DEFAULT_COMPETITORS_PATH)[:12],
+            )
+            return self._assigner
+
     def describe(self) -> list[ModelInfo]:
         """The loaded models with versions, checksums and model-card metrics."""
         scorer = self.scorer()
@@ -95,6 +131,18 @@ class ModelHub:
                 checksums=dict(manifest.get("files", {})),
                 metrics=dict(manifest.get("metrics", {})),
                 default=True,
+            ),
+            *(
+                [
+                    ModelInfo(
+                        name="topic-encoder",
+                        kind="topics",
+                        version=self._encoder.version,
+                        checksums={},
+                    )
+                ]
+                if self._encoder is not None
+                else []
             ),
             ModelInfo(
                 name="sentence-splitter",

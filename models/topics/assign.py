@@ -94,6 +94,7 @@ class TopicAssigner:
         *,
         heads: TopicHeads | None = None,
         competitors: CompetitorMatcher | None = None,
+        competitors_version: str = "",
         margin: float = 0.03,
         sharpness: float = 0.05,
     ) -> None:
@@ -118,7 +119,7 @@ class TopicAssigner:
         if heads is not None:
             digest.update(heads.fingerprint.encode())
         if competitors is not None:
-            digest.update(competitors.fingerprint.encode())
+            digest.update(f"competitors:{competitors_version}".encode())
         self.version = f"topics-{taxonomy.key}-{digest.hexdigest()[:10]}+{encoder.version}"
 
     def similarities(self, embeddings: np.ndarray) -> np.ndarray:
