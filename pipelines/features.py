@@ -1,0 +1,355 @@
+"""Account features for health scores and the scoring system, point-in-time correct.
+
+`account_features(session, account_ids, as_of)` uses only data that existed at `as_of`:
+messages created (and, with basis "known", also ingested) by then, metric observations
+observed (and ingested) by then. Basis "event" ignores ingestion time; it is for history that
+was loaded after the fact (e.g. the bundled sample data), and snapshots record which basis
+they used. Scores are those of the sentiment model in force when the features are computed.
+
+Sentiment features use customer- and CSM-authored messages (agents and bots are excluded).
+Every feature is listed with its definition in FEATURE_CATALOG (served by the API).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlmodel import Session, col, select
+
+from models.topics.taxonomy import load_taxonomy
+from pipelines.queue import active_version
+from sentiment_service.health.scoring import FeatureValue
+from sentiment_service.storage.tables import (
+    CompetitorMention,
+    Message,
+    MessageScore,
+    MessageTopic,
+    Metric,
+)
+
+Basis = Literal["known", "event"]
+SIGNAL_ROLES = ("customer", "csm")
+EXPECTED_SOURCES = ("ticket", "chat", "survey", "csm_note")
+METRICS = ("logins", "seats_used", "seats_purchased", "tickets_opened", "nps", "invoices_overdue")
+LOOKBACK = timedelta(days=120)
+
+
+@dataclass(frozen=True)
+class FeatureDefinition:
+    """A feature's name, kind and plain-words definition."""
+
+    name: str
+    kind: str  # sentiment | topic | competitor | metric | coverage
+    description: str
+
+
+@dataclass(frozen=True)
+class MessageFact:
+    """What features need of one message."""
+
+    account_id: str
+    created_at: datetime
+    source: str
+    score: float | None
+    label: str | None
+
+
+def _catalog() -> list[FeatureDefinition]:
+    items = [
+        FeatureDefinition(
+            "sentiment_mean_30d", "sentiment", "Mean sentiment score (-1..1) of the last 30 days"
+        ),
+        FeatureDefinition(
+            "sentiment_mean_90d", "sentiment", "Mean sentiment score (-1..1) of the last 90 days"
+        ),
+        FeatureDefinition(
+            "sentiment_trend_30d",
+            "sentiment",
+            "Mean score of the last 30 days minus the mean of the 90 days before them",
+        ),
+        FeatureDefinition(
+            "negative_share_30d", "sentiment", "Share of last-30-day messages labelled negative"
+        ),
+        FeatureDefinition(
+            "positive_share_30d", "sentiment", "Share of last-30-day messages labelled positive"
+        ),
+        FeatureDefinition(
+            "sentiment_last_10", "sentiment", "Mean score of the 10 latest messages (120 days)"
+        ),
+        FeatureDefinition("message_count_30d", "coverage", "Messages in the last 30 days"),
+        FeatureDefinition(
+            "days_since_last_message", "coverage", "Days since the latest message (120 days)"
+        ),
+        FeatureDefinition(
+            "source_coverage_90d",
+            "coverage",
+            "Share of the channels ticket, chat, survey and csm_note with data in 90 days",
+        ),
+        FeatureDefinition(
+            "competitor_mentions_90d", "competitor", "Competitor mentions in the last 90 days"
+        ),
+        FeatureDefinition(
+            "competitor_evaluating_90d",
+            "competitor",
+            "Mentions in the last 90 days where the customer is evaluating a competitor",
+        ),
+    ]
+    for topic in load_taxonomy().all_topics():
+        items.append(
+            FeatureDefinition(
+                f"topic_{topic.key}_share_30d",
+                "topic",
+                f"Share of last-30-day messages about {topic.name}",
+            )
+        )
+        items.append(
+            FeatureDefinition(
+                f"topic_{topic.key}_sentiment_30d",
+                "topic",
+                f"Mean sentiment (-1..1) of last-30-day sentences about {topic.name}",
+            )
+        )
+    for name in METRICS:
+        items.append(FeatureDefinition(f"metric_{name}", "metric", f"Latest {name} observation"))
+        items.append(
+            FeatureDefinition(
+                f"metric_{name}_change_30d",
+                "metric",
+                f"Relative change of {name} against the observation 30 days earlier",
+            )
+        )
+    items.append(
+        FeatureDefinition("seat_utilisation", "metric", "Latest seats_used / seats_purchased")
+    )
+    return items
+
+
+FEATURE_CATALOG: list[FeatureDefinition] = _catalog()
+
+
+def _mean(values: Iterable[float]) -> float | None:
+    items = list(values)
+    return sum(items) / len(items) if items else None
+
+
+def sentiment_features(facts: Sequence[MessageFact], as_of: datetime) -> dict[str, FeatureValue]:
+    """Sentiment and coverage features of one account's messages (pure)."""
+    facts = sorted((f for f in facts if f.created_at <= as_of), key=lambda f: f.created_at)
+    scored = [f for f in facts if f.score is not None]
+    last30 = [f for f in scored if f.created_at > as_of - timedelta(days=30)]
+    last90 = [f for f in scored if f.created_at > as_of - timedelta(days=90)]
+    before = [
+        f
+        for f in scored
+        if as_of - timedelta(days=120) < f.created_at <= as_of - timedelta(days=30)
+    ]
+    latest = facts[-1].created_at if facts else None
+    latest30 = last30[-1].created_at if last30 else None
+    latest90 = last90[-1].created_at if last90 else None
+    mean30 = _mean(f.score for f in last30 if f.score is not None)
+    mean_before = _mean(f.score for f in before if f.score is not None)
+    recent_sources = {f.source for f in facts if f.created_at > as_of - timedelta(days=90)}
+
+    def share(label: str) -> float | None:
+        return sum(f.label == label for f in last30) / len(last30) if last30 else None
+
+    return {
+        "sentiment_mean_30d": FeatureValue(mean30, latest30),
+        "sentiment_mean_90d": FeatureValue(
+            _mean(f.score for f in last90 if f.score is not None), latest90
+        ),
+        "sentiment_trend_30d": FeatureValue(
+            mean30 - mean_before if mean30 is not None and mean_before is not None else None,
+            latest30,
+        ),
+        "negative_share_30d": FeatureValue(share("negative"), latest30),
+        "positive_share_30d": FeatureValue(share("positive"), latest30),
+        "sentiment_last_10": FeatureValue(
+            _mean(f.score for f in scored[-10:] if f.score is not None),
+            scored[-1].created_at if scored else None,
+        ),
+        "message_count_30d": FeatureValue(
+            float(sum(f.created_at > as_of - timedelta(days=30) for f in facts)), as_of
+        ),
+        "days_since_last_message": FeatureValue(
+            (as_of - latest).total_seconds() / 86400 if latest else None, as_of
+        ),
+        "source_coverage_90d": FeatureValue(
+            len(recent_sources & set(EXPECTED_SOURCES)) / len(EXPECTED_SOURCES), as_of
+        ),
+    }
+
+
+def metric_features(
+    observations: Sequence[tuple[str, float, datetime]], as_of: datetime
+) -> dict[str, FeatureValue]:
+    """Latest value, 30-day relative change and seat utilisation from (name, value, at) rows."""
+    by_name: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    for name, value, at in observations:
+        if at <= as_of:
+            by_name[name].append((at, value))
+    features: dict[str, FeatureValue] = {}
+    for name, rows in by_name.items():
+        rows.sort()
+        at, value = rows[-1]
+        features[f"metric_{name}"] = FeatureValue(value, at)
+        earlier = [v for t, v in rows if t <= as_of - timedelta(days=30)]
+        change = None
+        if earlier and earlier[-1] != 0:
+            change = (value - earlier[-1]) / abs(earlier[-1])
+        features[f"metric_{name}_change_30d"] = FeatureValue(
+            change, at if change is not None else None
+        )
+    used, bought = features.get("metric_seats_used"), features.get("metric_seats_purchased")
+    if used and bought and used.value is not None and bought.value:
+        observed = min(t for t in (used.observed_at, bought.observed_at) if t is not None)
+        features["seat_utilisation"] = FeatureValue(used.value / bought.value, observed)
+    return features
+
+
+def account_features(
+    session: Session,
+    account_ids: Sequence[str],
+    as_of: datetime,
+    *,
+    basis: Basis = "known",
+) -> dict[str, dict[str, FeatureValue]]:
+    """Every catalog feature of each account at `as_of` (missing ones have value None)."""
+    version = active_version(session)
+    known = basis == "known"
+    start = as_of - LOOKBACK
+    facts: dict[str, list[MessageFact]] = defaultdict(list)
+    message_query = (
+        select(
+            Message.id,
+            Message.account_id,
+            Message.created_at,
+            Message.source,
+            MessageScore.score,
+            MessageScore.label,
+        )
+        .join(
+            MessageScore,
+            (col(MessageScore.message_id) == col(Message.id))
+            & (col(MessageScore.model_version) == (version or "")),
+            isouter=True,
+        )
+        .where(
+            col(Message.account_id).in_(account_ids),
+            col(Message.author_role).in_(SIGNAL_ROLES),
+            col(Message.created_at) > start,
+            col(Message.created_at) <= as_of,
+        )
+    )
+    if known:
+        message_query = message_query.where(col(Message.ingested_at) <= as_of)
+    message_days: dict[int, tuple[str, datetime]] = {}
+    for message_id, account_id, created_at, source, score, label in session.exec(message_query):
+        facts[account_id].append(MessageFact(account_id, created_at, source, score, label))
+        message_days[message_id] = (account_id, created_at)
+
+    result: dict[str, dict[str, FeatureValue]] = {}
+    for account_id in account_ids:
+        values = {d.name: FeatureValue(None, None) for d in FEATURE_CATALOG}
+        values.update(sentiment_features(facts.get(account_id, []), as_of))
+        result[account_id] = values
+
+    recent = [i for i, (_, at) in message_days.items() if at > as_of - timedelta(days=30)]
+    _topic_features(session, result, facts, message_days, recent)
+    _competitor_features(session, result, message_days, as_of)
+    metric_query = select(Metric.account_id, Metric.name, Metric.value, Metric.observed_at).where(
+        col(Metric.account_id).in_(account_ids), col(Metric.observed_at) <= as_of
+    )
+    if known:
+        metric_query = metric_query.where(col(Metric.ingested_at) <= as_of)
+    observations: dict[str, list[tuple[str, float, datetime]]] = defaultdict(list)
+    for account_id, name, value, observed_at in session.exec(metric_query):
+        observations[account_id].append((name, value, observed_at))
+    for account_id, rows in observations.items():
+        result[account_id].update(metric_features(rows, as_of))
+    return result
+
+
+def _topic_features(
+    session: Session,
+    result: dict[str, dict[str, FeatureValue]],
+    facts: dict[str, list[MessageFact]],
+    message_days: dict[int, tuple[str, datetime]],
+    recent: list[int],
+) -> None:
+    """topic_<key>_share_30d and topic_<key>_sentiment_30d from stored message topics."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    scores: dict[tuple[str, str], list[float]] = defaultdict(list)
+    latest: dict[tuple[str, str], datetime] = {}
+    for chunk in _chunks(recent, 5000):
+        rows = session.exec(
+            select(MessageTopic.message_id, MessageTopic.topic, MessageTopic.score).where(
+                col(MessageTopic.message_id).in_(chunk)
+            )
+        ).all()
+        for message_id, topic, score in rows:
+            account_id, at = message_days[message_id]
+            key = (account_id, topic)
+            counts[key] += 1
+            if score is not None:
+                scores[key].append(score)
+            latest[key] = max(at, latest.get(key, at))
+    for account_id, values in result.items():
+        total = values["message_count_30d"].value or 0.0
+        last = max((f.created_at for f in facts.get(account_id, [])), default=None)
+        for name in list(values):
+            if not (name.startswith("topic_") and name.endswith("_share_30d")):
+                continue
+            topic = name[len("topic_") : -len("_share_30d")]
+            key = (account_id, topic)
+            if total:
+                values[name] = FeatureValue(counts.get(key, 0) / total, latest.get(key, last))
+            values[f"topic_{topic}_sentiment_30d"] = FeatureValue(
+                _mean(scores.get(key, [])), latest.get(key)
+            )
+
+
+def _competitor_features(
+    session: Session,
+    result: dict[str, dict[str, FeatureValue]],
+    message_days: dict[int, tuple[str, datetime]],
+    as_of: datetime,
+) -> None:
+    """competitor_mentions_90d and competitor_evaluating_90d."""
+    window = [i for i, (_, at) in message_days.items() if at > as_of - timedelta(days=90)]
+    mentions: dict[str, int] = defaultdict(int)
+    evaluating: dict[str, int] = defaultdict(int)
+    for chunk in _chunks(window, 5000):
+        rows = session.exec(
+            select(CompetitorMention.message_id, CompetitorMention.intent).where(
+                col(CompetitorMention.message_id).in_(chunk)
+            )
+        ).all()
+        for message_id, intent in rows:
+            account_id = message_days[message_id][0]
+            mentions[account_id] += 1
+            evaluating[account_id] += intent == "evaluating"
+    for account_id, values in result.items():
+        values["competitor_mentions_90d"] = FeatureValue(float(mentions[account_id]), as_of)
+        values["competitor_evaluating_90d"] = FeatureValue(float(evaluating[account_id]), as_of)
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def as_json(values: dict[str, FeatureValue]) -> dict[str, dict[str, object]]:
+    """Features as JSON-ready {name: {value, observed_at}} (NaN never appears)."""
+    return {
+        name: {
+            "value": None if v.value is None or math.isnan(v.value) else round(v.value, 6),
+            "observed_at": v.observed_at.isoformat() if v.observed_at else None,
+        }
+        for name, v in sorted(values.items())
+    }
