@@ -1,0 +1,268 @@
+"""Score one account with a resolved scorecard (pure: every input is a parameter).
+
+Rules, in order:
+
+1. **Status of each component.** The component's feature is *missing* when it is absent from
+   `features`, its value is None or not finite, or (percentile transforms) fewer than
+   `min_peers` peer values were given. It is *stale* when `as_of - observed_at` is more than
+   `freshness_days`. Otherwise it is *ok*. A value without `observed_at` is taken as computed
+   at `as_of` (fresh). A value observed after `as_of` is an error (it would leak the future).
+   All datetimes must be timezone-aware.
+2. **Score.** The weighted mean of the transformed points (0..100, rounded to 2 decimals) of
+   the *ok* components: missing and stale components are left out and the remaining weights
+   renormalised (`effective_weight = weight / sum of ok weights`, summing to 1). A missing
+   value is never treated as 0 points. The score is rounded to one decimal. Each component's
+   `contribution` is its share of the score in points (`effective_weight x transformed`),
+   rounded to tenths with the largest-remainder method so that the contributions add up
+   exactly to the score.
+   Stale components still show their `transformed` points, for information only.
+3. **Band.** The first band (highest first) whose `min_score` the score reaches.
+4. **Confidence** (0..1): the share of the scorecard's total weight that is backed by fresh
+   data, with each ok component counted at its *reliability*:
+
+       confidence = sum(weight_i x reliability_i over ok components) / sum(all weights)
+
+   Metric components have reliability 1. Sentiment and topic components rest on messages: with
+   `n` = the scorecard's message-volume feature (`message_count_30d`), their reliability is
+   `n / (n + half_count)` (half_count = 5 by default: 5 messages give half credit, 45 give
+   90 %). This is the weight a mean of `n` observations gets against a prior worth
+   `half_count` observations. `n` counts as at least 1 when such a component has a value, and
+   as 1 when the volume feature itself is missing. Without a `message_volume` rule every ok
+   component has reliability 1, and confidence is the fresh, present share of the weight.
+   Every ok component has reliability > 0, so losing one (missing or stale) always lowers
+   confidence.
+5. **Nothing present.** Score None, band `unknown`, confidence 0.
+
+Scores are oriented so that higher is better for the objective; for `churn_risk` scorecards
+the score is a health score: high means low churn risk.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from sentiment_service.health.scorecard import (
+    Band,
+    Component,
+    Kind,
+    MessageVolume,
+    ResolvedScorecard,
+    band_for,
+)
+from sentiment_service.health.transforms import InsufficientPeersError, transform_value
+
+Status = Literal["ok", "missing", "stale"]
+SECONDS_PER_DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class FeatureValue:
+    """One account feature at scoring time: its value and when it was observed."""
+
+    value: float | None
+    observed_at: datetime | None = None
+
+
+class ComponentScore(BaseModel):
+    """How one component fared for one account (see the module docstring for the rules)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    label: str
+    feature: str
+    kind: Kind
+    value: float | None
+    observed_at: datetime | None
+    transformed: float | None
+    weight: float
+    effective_weight: float
+    contribution: float
+    status: Status
+    reliability: float
+    reason: str | None = None
+    evidence: bool = False
+
+
+class HealthScore(BaseModel):
+    """An account's score under one resolved scorecard at `as_of`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    scorecard_id: str
+    objective: str
+    as_of: datetime
+    score: float | None
+    band: str
+    confidence: float
+    coverage: float
+    bands: tuple[Band, ...]
+    components: tuple[ComponentScore, ...]
+    missing: tuple[str, ...]
+    stale: tuple[str, ...]
+    applied_overrides: tuple[str, ...] = ()
+
+    def component(self, name: str) -> ComponentScore | None:
+        """The component called `name`, if the scorecard had one."""
+        return next((c for c in self.components if c.name == name), None)
+
+
+@dataclass(frozen=True)
+class _Assessed:
+    component: Component
+    value: float | None
+    observed_at: datetime | None
+    transformed: float | None
+    status: Status
+    reason: str | None
+
+
+def _require_aware(moment: datetime, what: str) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got {moment.isoformat()}")
+
+
+def _assess(
+    component: Component,
+    feature: FeatureValue | None,
+    *,
+    as_of: datetime,
+    peers: Mapping[str, Sequence[float]] | None,
+) -> _Assessed:
+    if feature is None or feature.value is None or not math.isfinite(feature.value):
+        reason = "no value" if feature is None or feature.value is None else "value not finite"
+        observed = feature.observed_at if feature is not None else None
+        return _Assessed(component, None, observed, None, "missing", reason)
+    value, observed_at = float(feature.value), feature.observed_at
+    age_days = 0.0
+    if observed_at is not None:
+        _require_aware(observed_at, f"observed_at of {component.feature}")
+        age_days = (as_of - observed_at).total_seconds() / SECONDS_PER_DAY
+        if age_days < 0:
+            raise ValueError(
+                f"{component.feature} was observed at {observed_at.isoformat()}, "
+                f"after as_of {as_of.isoformat()}"
+            )
+    peer_values = (peers or {}).get(component.feature)
+    try:
+        points = transform_value(
+            component.transform, value, component.direction, peer_values=peer_values
+        )
+    except InsufficientPeersError as error:
+        return _Assessed(component, value, observed_at, None, "missing", str(error))
+    transformed = round(points, 2)
+    if age_days > component.freshness_days:
+        reason = (
+            f"observed {age_days:.1f} days before as_of; "
+            f"fresh for {component.freshness_days:g} days"
+        )
+        return _Assessed(component, value, observed_at, transformed, "stale", reason)
+    return _Assessed(component, value, observed_at, transformed, "ok", None)
+
+
+def _reliability(
+    kind: Kind, rule: MessageVolume | None, features: Mapping[str, FeatureValue]
+) -> float:
+    if rule is None or kind == "metric":
+        return 1.0
+    volume = features.get(rule.feature)
+    count = 1.0
+    if volume is not None and volume.value is not None and math.isfinite(volume.value):
+        count = max(float(volume.value), 1.0)
+    return count / (count + rule.half_count)
+
+
+def _apportion_tenths(exact: list[float], total_tenths: int) -> list[int]:
+    """Integers (tenths of a point) close to `exact * 10` that add up to `total_tenths`."""
+    scaled = [value * 10.0 for value in exact]
+    floors = [math.floor(value) for value in scaled]
+    remaining = total_tenths - sum(floors)
+    order = sorted(range(len(scaled)), key=lambda i: (floors[i] - scaled[i], i))
+    for position in range(max(remaining, 0)):
+        floors[order[position % len(order)]] += 1
+    for position in range(max(-remaining, 0)):
+        floors[order[-1 - position % len(order)]] -= 1
+    return floors
+
+
+def score_account(
+    resolved: ResolvedScorecard,
+    features: Mapping[str, FeatureValue],
+    *,
+    as_of: datetime,
+    peers: Mapping[str, Sequence[float]] | None = None,
+) -> HealthScore:
+    """Score one account (rules in the module docstring).
+
+    `peers` maps a feature name to the values of that feature across the account's segment
+    peers at `as_of`; only percentile components read it.
+    """
+    _require_aware(as_of, "as_of")
+    assessed = [
+        _assess(component, features.get(component.feature), as_of=as_of, peers=peers)
+        for component in resolved.components
+    ]
+    total_weight = sum(item.component.weight for item in assessed)
+    ok = [
+        (item.component, item.transformed)
+        for item in assessed
+        if item.status == "ok" and item.transformed is not None
+    ]
+    ok_weight = sum(component.weight for component, _ in ok)
+
+    score: float | None = None
+    tenths: dict[str, int] = {}
+    if ok:
+        raw = sum(component.weight * points for component, points in ok) / ok_weight
+        total_tenths = round(min(max(raw, 0.0), 100.0) * 10.0)
+        exact = [component.weight * points / ok_weight for component, points in ok]
+        shares = _apportion_tenths(exact, total_tenths)
+        tenths = {component.name: share for (component, _), share in zip(ok, shares, strict=True)}
+        score = total_tenths / 10.0
+
+    components: list[ComponentScore] = []
+    backed_weight = 0.0
+    for item in assessed:
+        is_ok = item.status == "ok"
+        reliability = (
+            _reliability(item.component.kind, resolved.message_volume, features) if is_ok else 0.0
+        )
+        backed_weight += item.component.weight * reliability
+        components.append(
+            ComponentScore(
+                name=item.component.name,
+                label=item.component.label,
+                feature=item.component.feature,
+                kind=item.component.kind,
+                value=item.value,
+                observed_at=item.observed_at,
+                transformed=item.transformed,
+                weight=item.component.weight,
+                effective_weight=item.component.weight / ok_weight if is_ok else 0.0,
+                contribution=tenths.get(item.component.name, 0) / 10.0,
+                status=item.status,
+                reliability=reliability,
+                reason=item.reason,
+                evidence=item.component.evidence,
+            )
+        )
+    return HealthScore(
+        scorecard_id=resolved.scorecard_id,
+        objective=resolved.objective,
+        as_of=as_of,
+        score=score,
+        band=band_for(score, resolved.bands),
+        confidence=backed_weight / total_weight if ok else 0.0,
+        coverage=ok_weight / total_weight,
+        bands=resolved.bands,
+        components=tuple(components),
+        missing=tuple(c.name for c in components if c.status == "missing"),
+        stale=tuple(c.name for c in components if c.status == "stale"),
+        applied_overrides=resolved.applied_overrides,
+    )
