@@ -27,10 +27,13 @@ def end_of_day(day: date) -> datetime:
     )
 
 
-def days(start: date, end: date) -> Iterator[date]:
-    """Every day from start to end inclusive."""
-    for offset in range((end - start).days + 1):
+def days(start: date, end: date, step: int = 1) -> Iterator[date]:
+    """Every `step`-th day from start, and always `end` itself (inclusive)."""
+    offsets = list(range(0, (end - start).days + 1, step))
+    for offset in offsets:
         yield start + timedelta(days=offset)
+    if start <= end and start + timedelta(days=offsets[-1]) != end:
+        yield end
 
 
 @dataclass

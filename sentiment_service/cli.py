@@ -25,6 +25,7 @@ from pipelines.topics import active_taxonomy
 from pipelines.topics import retopic as retopic_messages
 from sentiment_service.auth.keys import create_key, revoke_key
 from sentiment_service.errors import NotFoundError, ServiceError
+from sentiment_service.health.cli import health_app
 from sentiment_service.model_hub import ModelHub
 from sentiment_service.promotion import evaluate_candidate, promoted_artifact
 from sentiment_service.sample_loader import load_sample_data
@@ -52,6 +53,7 @@ app.command("evaluate", help="Measure model accuracy on a labelled file (JSON an
 
 bench_app = typer.Typer(help="Speed benchmarks (print one JSON object to stdout).")
 app.add_typer(bench_app, name="bench")
+app.add_typer(health_app, name="health")
 
 
 @bench_app.command("sentiment")

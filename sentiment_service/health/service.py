@@ -1,0 +1,542 @@
+"""Health scores in storage: scorecard versions, daily scoring, overrides, evidence, backtests.
+
+This module joins the pure scoring maths (scoring.py, backtest.py, ...) with the database:
+features come from pipelines.features (or stored feature snapshots), scorecards from the
+versioned config store, and results go to `health_scores`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
+
+from pipelines.features import Basis, account_features
+from pipelines.snapshots import days, end_of_day
+from sentiment_service import config_store
+from sentiment_service.health.backtest import (
+    BacktestResult,
+    BacktestRow,
+    OverrideBacktest,
+    OverrideBacktestRow,
+    backtest,
+    backtest_overrides,
+)
+from sentiment_service.health.drivers import top_drivers
+from sentiment_service.health.overrides import EffectiveScore, Override, effective_score
+from sentiment_service.health.scorecard import (
+    Scorecard,
+    load_default_scorecards,
+    resolve_scorecard,
+    scorecard_diff,
+    scorecard_to_dict,
+)
+from sentiment_service.health.scoring import FeatureValue, HealthScore, score_account
+from sentiment_service.health.transforms import PercentileTransform, percentile_rank
+from sentiment_service.storage.database import Database
+from sentiment_service.storage.tables import (
+    Account,
+    AccountOutcome,
+    FeatureSnapshot,
+    HealthOverride,
+    HealthScoreRecord,
+    Message,
+    Metric,
+)
+
+SCORECARD_KIND = "scorecard"
+SYSTEM_AUTHOR = "system"
+
+
+@dataclass(frozen=True)
+class VersionedScorecard:
+    """A scorecard and the version number it is stored under."""
+
+    card: Scorecard
+    version: int
+
+    @property
+    def positive_outcome(self) -> str:
+        """The outcome a backtest predicts: churn for churn_risk, expansion otherwise."""
+        return "churned" if self.card.objective == "churn_risk" else "expanded"
+
+    @property
+    def flag_bands(self) -> tuple[str, ...]:
+        """Bands that flag an account for action (the lowest band for churn, highest else)."""
+        bands = self.card.bands
+        return (bands[-1].name,) if self.card.objective == "churn_risk" else (bands[0].name,)
+
+    @property
+    def lower_is_riskier(self) -> bool:
+        """For churn_risk a low health score predicts the outcome; for expansion a high one."""
+        return self.card.objective == "churn_risk"
+
+
+# --- scorecard versions -------------------------------------------------------------------
+
+
+def ensure_default_scorecards(session: Session) -> None:
+    """Store the shipped scorecards as version 1 when no version of them exists yet."""
+    known = set(config_store.keys(session, SCORECARD_KIND))
+    for card in load_default_scorecards():
+        if card.id not in known:
+            config_store.save_version(
+                session,
+                kind=SCORECARD_KIND,
+                key=card.id,
+                body=scorecard_to_dict(card),
+                author=SYSTEM_AUTHOR,
+                reason="shipped default",
+            )
+
+
+def active_scorecards(session: Session) -> list[VersionedScorecard]:
+    """Every scorecard's published version in force."""
+    ensure_default_scorecards(session)
+    result = []
+    for key in config_store.keys(session, SCORECARD_KIND):
+        stored = config_store.latest(session, SCORECARD_KIND, key)
+        if stored is not None:
+            result.append(VersionedScorecard(Scorecard.model_validate(stored.body), stored.version))
+    return result
+
+
+def get_scorecard(
+    session: Session, card_id: str, version: int | None = None
+) -> VersionedScorecard | None:
+    """A scorecard version (default: the published one in force)."""
+    ensure_default_scorecards(session)
+    stored = (
+        config_store.get_version(session, SCORECARD_KIND, card_id, version)
+        if version is not None
+        else config_store.latest(session, SCORECARD_KIND, card_id)
+    )
+    if stored is None:
+        return None
+    return VersionedScorecard(Scorecard.model_validate(stored.body), stored.version)
+
+
+def save_scorecard(
+    session: Session, card: Scorecard, *, author: str, reason: str, draft: bool = False
+) -> VersionedScorecard:
+    """Store a new version of a scorecard (published, or a draft that is not in force)."""
+    ensure_default_scorecards(session)
+    current = get_scorecard(session, card.id)
+    stored = config_store.save_version(
+        session,
+        kind=SCORECARD_KIND,
+        key=card.id,
+        body=scorecard_to_dict(card),
+        author=author,
+        reason=reason,
+        status=config_store.DRAFT if draft else config_store.PUBLISHED,
+    )
+    if current is not None:
+        stored.diff = scorecard_diff(current.card, card)
+        session.add(stored)
+    return VersionedScorecard(card, stored.version)
+
+
+def without_kinds(card: Scorecard, kinds: set[str], suffix: str) -> Scorecard:
+    """A variant of a scorecard without components of the given kinds (e.g. sentiment-free)."""
+    body = scorecard_to_dict(card)
+    body["id"] = f"{card.id}_{suffix}"
+    body["name"] = f"{card.name} ({suffix.replace('_', ' ')})"
+    body["components"] = [c for c in body["components"] if c["kind"] not in kinds]
+    for override in body.get("segment_overrides", []):
+        names = {c["name"] for c in body["components"]}
+        override["weights"] = {k: v for k, v in override.get("weights", {}).items() if k in names}
+        override["transforms"] = {
+            k: v for k, v in override.get("transforms", {}).items() if k in names
+        }
+        override["add_components"] = [
+            c for c in override.get("add_components", []) if c["kind"] not in kinds
+        ]
+    return Scorecard.model_validate(body)
+
+
+# --- features and scoring -------------------------------------------------------------------
+
+
+def attributes_by_account(session: Session) -> dict[str, dict[str, str | None]]:
+    """Account attributes that segment overrides and peer groups use."""
+    return {
+        a.id: {"segment": a.segment, "industry": a.industry, "tier": a.tier, "owner": a.owner}
+        for a in session.exec(select(Account).order_by(col(Account.id))).all()
+    }
+
+
+def features_at(
+    session: Session, account_ids: Sequence[str], day: date, basis: Basis
+) -> dict[str, dict[str, FeatureValue]]:
+    """Features at the end of `day`: the stored snapshot when there is one, else computed."""
+    stored = session.exec(
+        select(FeatureSnapshot).where(
+            FeatureSnapshot.as_of == day, col(FeatureSnapshot.account_id).in_(account_ids)
+        )
+    ).all()
+    result: dict[str, dict[str, FeatureValue]] = {}
+    for row in stored:
+        if row.model_versions.get("basis") == basis:
+            result[row.account_id] = {
+                name: FeatureValue(
+                    item["value"],
+                    datetime.fromisoformat(item["observed_at"]) if item["observed_at"] else None,
+                )
+                for name, item in row.features.items()
+            }
+    missing = [a for a in account_ids if a not in result]
+    if missing:
+        result.update(account_features(session, missing, end_of_day(day), basis=basis))
+    return result
+
+
+def score_accounts(
+    card: Scorecard,
+    features: dict[str, dict[str, FeatureValue]],
+    attributes: dict[str, dict[str, str | None]],
+    as_of: datetime,
+) -> dict[str, HealthScore]:
+    """Score every account with one scorecard; peers are the accounts of the same segment."""
+    segments: dict[str | None, list[str]] = defaultdict(list)
+    for account_id in features:
+        segments[attributes.get(account_id, {}).get("segment")].append(account_id)
+    percentile_features = {
+        c.feature
+        for c in [*card.components, *(a for o in card.segment_overrides for a in o.add_components)]
+        if isinstance(c.transform, PercentileTransform)
+    }
+    scores: dict[str, HealthScore] = {}
+    for account_id, values in features.items():
+        segment = attributes.get(account_id, {}).get("segment")
+        peers = {
+            name: [
+                v
+                for peer in segments[segment]
+                if (v := features[peer].get(name, FeatureValue(None)).value) is not None
+            ]
+            for name in percentile_features
+        }
+        resolved = resolve_scorecard(card, attributes.get(account_id, {}))
+        scores[account_id] = score_account(resolved, values, as_of=as_of, peers=peers)
+    return scores
+
+
+def peer_percentiles(
+    scores: dict[str, HealthScore], attributes: dict[str, dict[str, str | None]]
+) -> dict[str, float | None]:
+    """Each account's score as a percentile among scored accounts of its segment."""
+    by_segment: dict[str | None, list[float]] = defaultdict(list)
+    for account_id, health in scores.items():
+        if health.score is not None:
+            by_segment[attributes.get(account_id, {}).get("segment")].append(health.score)
+    return {
+        account_id: (
+            round(
+                percentile_rank(
+                    health.score, by_segment[attributes.get(account_id, {}).get("segment")]
+                ),
+                1,
+            )
+            if health.score is not None
+            else None
+        )
+        for account_id, health in scores.items()
+    }
+
+
+def _previous(
+    session: Session, account_id: str, card_id: str, before: date
+) -> HealthScoreRecord | None:
+    return session.exec(
+        select(HealthScoreRecord)
+        .where(
+            HealthScoreRecord.account_id == account_id,
+            HealthScoreRecord.scorecard == card_id,
+            col(HealthScoreRecord.as_of) < before,
+        )
+        .order_by(col(HealthScoreRecord.as_of).desc())
+        .limit(1)
+    ).first()
+
+
+def _score_on(session: Session, account_id: str, card_id: str, day: date) -> float | None:
+    row = session.exec(
+        select(HealthScoreRecord.score)
+        .where(
+            HealthScoreRecord.account_id == account_id,
+            HealthScoreRecord.scorecard == card_id,
+            col(HealthScoreRecord.as_of) <= day,
+        )
+        .order_by(col(HealthScoreRecord.as_of).desc())
+        .limit(1)
+    ).first()
+    return row
+
+
+def score_day(
+    session: Session,
+    day: date,
+    *,
+    basis: Basis = "known",
+    scorecards: Sequence[VersionedScorecard] | None = None,
+) -> list[HealthScoreRecord]:
+    """Score every account under each scorecard at the end of `day` and store the results.
+
+    Re-running a day replaces its rows for the same scorecard version. The explanation holds
+    the component breakdown, the top drivers of change since the previous stored score, and
+    the change against the scores 30 and 90 days earlier.
+    """
+    cards = list(scorecards) if scorecards is not None else active_scorecards(session)
+    attributes = attributes_by_account(session)
+    features = features_at(session, list(attributes), day, basis)
+    as_of = end_of_day(day)
+    records: list[HealthScoreRecord] = []
+    for versioned in cards:
+        card = versioned.card
+        scores = score_accounts(card, features, attributes, as_of)
+        percentiles = peer_percentiles(scores, attributes)
+        session.execute(
+            delete(HealthScoreRecord).where(
+                HealthScoreRecord.scorecard == card.id,
+                HealthScoreRecord.scorecard_version == versioned.version,
+                HealthScoreRecord.as_of == day,
+            )
+        )
+        for account_id, health in scores.items():
+            explanation: dict[str, Any] = health.model_dump(mode="json")
+            previous = _previous(session, account_id, card.id, day)
+            if previous is not None:
+                earlier = HealthScore.model_validate(previous.explanation)
+                explanation["drivers"] = [
+                    d.model_dump(mode="json") for d in top_drivers(earlier, health)
+                ]
+                explanation["drivers_since"] = previous.as_of.isoformat()
+            for span in (30, 90):
+                past = _score_on(session, account_id, card.id, day - timedelta(days=span))
+                explanation[f"change_{span}d"] = (
+                    round(health.score - past, 1)
+                    if health.score is not None and past is not None
+                    else None
+                )
+            explanation["basis"] = basis
+            record = HealthScoreRecord(
+                account_id=account_id,
+                scorecard=card.id,
+                scorecard_version=versioned.version,
+                as_of=day,
+                score=health.score,
+                band=health.band,
+                confidence=health.confidence,
+                peer_percentile=percentiles[account_id],
+                explanation=explanation,
+            )
+            session.add(record)
+            records.append(record)
+    session.flush()
+    return records
+
+
+@dataclass
+class ScoringSummary:
+    """What a range of daily scoring did."""
+
+    days: int = 0
+    skipped_days: int = 0
+    rows: int = 0
+    scorecards: list[str] = field(default_factory=list)
+
+
+def score_range(
+    database: Database,
+    start: date,
+    end: date,
+    *,
+    basis: Basis = "known",
+    replace: bool = False,
+    step_days: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> ScoringSummary:
+    """Score every `step_days`-th day of a range and its last day (one transaction per day;
+    resumes by skipping days already scored)."""
+    summary = ScoringSummary()
+    with database.session() as session:
+        cards = active_scorecards(session)
+    summary.scorecards = [f"{c.card.id}@{c.version}" for c in cards]
+    for day in days(start, end, step_days):
+        with database.session() as session:
+            done = session.exec(
+                select(func.count(col(HealthScoreRecord.id))).where(
+                    HealthScoreRecord.as_of == day,
+                    col(HealthScoreRecord.scorecard).in_([c.card.id for c in cards]),
+                )
+            ).one()
+            if done and not replace:
+                summary.skipped_days += 1
+            else:
+                summary.rows += len(score_day(session, day, basis=basis, scorecards=cards))
+                summary.days += 1
+        if progress is not None:
+            progress(1)
+    return summary
+
+
+def data_end(session: Session) -> date | None:
+    """The last day with any message or metric (the natural 'today' of loaded history)."""
+    latest = [
+        session.exec(select(func.max(Message.created_at))).one(),
+        session.exec(select(func.max(Metric.observed_at))).one(),
+    ]
+    known = [moment for moment in latest if moment is not None]
+    return max(known).date() if known else None
+
+
+# --- overrides ------------------------------------------------------------------------------
+
+
+def to_override(row: HealthOverride) -> Override:
+    """The pure form of a stored override."""
+    return Override(
+        score=row.score,
+        band=row.band,
+        reason=row.reason,
+        expires_at=row.expires_at,
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
+
+
+def active_override(
+    session: Session, account_id: str, card_id: str, as_of: datetime
+) -> HealthOverride | None:
+    """The newest override in force at `as_of` (not removed by then, not expired)."""
+    rows = session.exec(
+        select(HealthOverride)
+        .where(
+            HealthOverride.account_id == account_id,
+            HealthOverride.scorecard == card_id,
+            col(HealthOverride.created_at) <= as_of,
+            col(HealthOverride.expires_at) > as_of,
+        )
+        .order_by(col(HealthOverride.created_at).desc())
+    ).all()
+    for row in rows:
+        if row.removed_at is None or row.removed_at > as_of:
+            return row
+    return None
+
+
+def effective(
+    session: Session, record: HealthScoreRecord, as_of: datetime
+) -> tuple[EffectiveScore, HealthOverride | None]:
+    """The score to act on for a stored computed score, with the override behind it."""
+    computed = HealthScore.model_validate(record.explanation)
+    row = active_override(session, record.account_id, record.scorecard, as_of)
+    return effective_score(computed, to_override(row) if row else None, as_of=as_of), row
+
+
+# --- backtests ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BacktestItem:
+    """One account of a backtest: when it was scored and what happened."""
+
+    account_id: str
+    as_of: date
+    outcome: str
+    occurred_on: date
+    score: float | None
+    band: str
+    effective_score: float | None
+    effective_band: str
+
+
+@dataclass
+class ScorecardBacktest:
+    """A scorecard version's backtest with its items and the override comparison."""
+
+    scorecard: str
+    version: int | None
+    horizon_days: int
+    result: BacktestResult
+    overrides: OverrideBacktest
+    items: list[BacktestItem]
+
+
+def backtest_scorecard(
+    session: Session,
+    versioned: VersionedScorecard,
+    *,
+    horizon_days: int = 30,
+    basis: Basis = "event",
+) -> ScorecardBacktest:
+    """Score each account with an outcome `horizon_days` before it (or on the last day with
+    data, when the outcome lies beyond it) and measure how well the scores predicted it.
+
+    The positive outcome is churn for churn_risk scorecards and expansion otherwise.
+    """
+    end = data_end(session)
+    outcomes = session.exec(select(AccountOutcome).order_by(col(AccountOutcome.occurred_on))).all()
+    latest: dict[str, AccountOutcome] = {}
+    for outcome in outcomes:
+        latest[outcome.account_id] = outcome
+    attributes = attributes_by_account(session)
+    by_day: dict[date, list[str]] = defaultdict(list)
+    for account_id, outcome in latest.items():
+        day = outcome.occurred_on - timedelta(days=horizon_days)
+        by_day[min(day, end) if end else day].append(account_id)
+    items: list[BacktestItem] = []
+    for day, account_ids in sorted(by_day.items()):
+        # Peers and percentiles need every account of the day, not only those with outcomes.
+        features = features_at(session, list(attributes), day, basis)
+        as_of = end_of_day(day)
+        scores = score_accounts(versioned.card, features, attributes, as_of)
+        for account_id in account_ids:
+            health = scores[account_id]
+            row = active_override(session, account_id, versioned.card.id, as_of)
+            eff = effective_score(health, to_override(row) if row else None, as_of=as_of)
+            outcome = latest[account_id]
+            items.append(
+                BacktestItem(
+                    account_id,
+                    day,
+                    outcome.outcome,
+                    outcome.occurred_on,
+                    health.score,
+                    health.band,
+                    eff.score,
+                    eff.band,
+                )
+            )
+    positive = versioned.positive_outcome
+    options = {
+        "flag_bands": versioned.flag_bands,
+        "lower_score_is_riskier": versioned.lower_is_riskier,
+    }
+    result = backtest(
+        [BacktestRow(i.account_id, i.score, i.band, i.outcome == positive) for i in items],
+        **options,
+    )
+    override_result = backtest_overrides(
+        [
+            OverrideBacktestRow(
+                i.account_id,
+                i.score,
+                i.band,
+                i.effective_score,
+                i.effective_band,
+                i.outcome == positive,
+            )
+            for i in items
+        ],
+        **options,
+    )
+    return ScorecardBacktest(
+        versioned.card.id, versioned.version, horizon_days, result, override_result, items
+    )
