@@ -334,7 +334,10 @@ def _competitor_features(
             account_id = message_days[message_id][0]
             mentions[account_id] += 1
             evaluating[account_id] += intent == "evaluating"
+    with_messages = {message_days[i][0] for i in window}
     for account_id, values in result.items():
+        if account_id not in with_messages:  # no messages: unknown, not "no competitor talk"
+            continue
         values["competitor_mentions_90d"] = FeatureValue(float(mentions[account_id]), as_of)
         values["competitor_evaluating_90d"] = FeatureValue(float(evaluating[account_id]), as_of)
 

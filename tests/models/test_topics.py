@@ -47,7 +47,7 @@ def test_taxonomy_validation_names_the_problem() -> None:
     topic = {"key": "billing", "name": "Billing", "description": "Invoices."}
     with pytest.raises(ValidationError, match="duplicate keys"):
         parse_taxonomy({"topics": [topic, topic]})
-    with pytest.raises(ValidationError, match="topics.0.key"):
+    with pytest.raises(ValidationError, match=r"topics\.0\.key"):
         parse_taxonomy({"topics": [{**topic, "key": "Not A Slug"}]})
     with pytest.raises(ValidationError, match="threshold"):
         parse_taxonomy({"topics": [{**topic, "threshold": 1.5}]})

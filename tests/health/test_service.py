@@ -1,0 +1,166 @@
+"""Health scores in storage: daily scoring, versions, overrides and backtests on real data."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlmodel import func, select
+
+from pipelines.ingest import Ingestor, IngestPolicy
+from pipelines.scoring import ScoringWorker
+from pipelines.topics import active_taxonomy
+from sentiment_service.accounts import AccountIn, upsert_account
+from sentiment_service.health.service import (
+    VersionedScorecard,
+    active_scorecards,
+    backtest_scorecard,
+    effective,
+    get_scorecard,
+    save_scorecard,
+    score_day,
+    without_kinds,
+)
+from sentiment_service.model_hub import ModelHub
+from sentiment_service.storage.database import Database
+from sentiment_service.storage.tables import HealthOverride, HealthScoreRecord
+from tests.factories import message, metric
+
+HAPPY = ["Love the new dashboards, great work!", "Support sorted it out fast, thank you."]
+UNHAPPY = [
+    "Third outage this week, this is unacceptable.",
+    "We are looking at Quorvo, they are cheaper and actually work.",
+    "Still no answer on my ticket, very disappointed.",
+]
+DAY = date(2026, 10, 31)
+
+
+def _load(database: Database, model_hub: ModelHub) -> None:
+    plan = {
+        "happy-1": ("renewed", HAPPY, 100, 110),
+        "happy-2": ("renewed", HAPPY, 80, 85),
+        "sad-1": ("churned", UNHAPPY, 100, 40),
+        "sad-2": ("churned", UNHAPPY, 90, 30),
+        "silent": ("renewed", [], None, None),
+    }
+    records, metrics, outcomes = [], [], []
+    for account, (outcome, texts, before, after) in plan.items():
+        records += [
+            message(
+                f"{account}-{i}",
+                account_id=account,
+                text=text,
+                created_at=f"2026-10-{10 + 3 * i:02d}T10:00:00Z",
+            )
+            for i, text in enumerate(texts * 2)
+        ]
+        if before is not None:
+            metrics += [
+                metric("logins", before, account_id=account, observed_at="2026-09-28T00:00:00Z"),
+                metric("logins", after, account_id=account, observed_at="2026-10-26T00:00:00Z"),
+            ]
+        outcomes.append({"account_id": account, "outcome": outcome, "occurred_on": "2026-11-20"})
+    with database.session() as session:
+        for account in plan:
+            upsert_account(session, account, AccountIn(name=account, segment="smb"), actor="t")
+        ingest = Ingestor(session, IngestPolicy(), channel="t", actor="t")
+        assert ingest.messages(records).counts()["rejected"] == 0
+        assert ingest.metrics(metrics).counts()["rejected"] == 0
+        assert ingest.outcomes(outcomes).counts()["rejected"] == 0
+    ScoringWorker(
+        database,
+        model_hub.scorer(),
+        topics=lambda s: model_hub.topic_assigner(active_taxonomy(s)[0]),
+        worker_id="t",
+    ).drain()
+
+
+@pytest.fixture
+def loaded(database: Database, model_hub: ModelHub) -> Database:
+    _load(database, model_hub)
+    return database
+
+
+def test_daily_scores_rank_unhappy_accounts_lower_and_explain(loaded: Database) -> None:
+    with loaded.session() as session:
+        records = score_day(session, DAY, basis="event")
+        assert {r.scorecard for r in records} == {"churn_risk", "expansion"}
+        churn = {r.account_id: r for r in records if r.scorecard == "churn_risk"}
+        assert max(churn[a].score for a in ("sad-1", "sad-2")) < min(
+            churn[a].score for a in ("happy-1", "happy-2")
+        )
+        assert churn["silent"].score is None and churn["silent"].band == "unknown"
+        assert churn["silent"].confidence == 0
+        explained = churn["sad-1"].explanation
+        points = sum(c["contribution"] for c in explained["components"])
+        assert points == pytest.approx(churn["sad-1"].score, abs=0.05)
+        assert churn["sad-1"].scorecard_version == 1
+        assert churn["sad-1"].peer_percentile is not None
+        # Re-running the day replaces its rows.
+        score_day(session, DAY, basis="event")
+        count = session.exec(
+            select(func.count())
+            .select_from(HealthScoreRecord)
+            .where(HealthScoreRecord.as_of == DAY)
+        ).one()
+        assert count == 10
+
+
+def test_second_day_has_drivers_and_change(loaded: Database) -> None:
+    with loaded.session() as session:
+        score_day(session, DAY - timedelta(days=20), basis="event")
+        [record] = [
+            r
+            for r in score_day(session, DAY + timedelta(days=10), basis="event")
+            if r.account_id == "sad-1" and r.scorecard == "churn_risk"
+        ]
+        assert record.explanation.get("drivers")
+        assert record.explanation["change_30d"] is not None
+
+
+def test_override_wins_until_expiry_and_computed_stays(loaded: Database) -> None:
+    now = datetime.now(UTC)
+    with loaded.session() as session:
+        [record] = [
+            r
+            for r in score_day(session, DAY, basis="event")
+            if r.account_id == "sad-1" and r.scorecard == "churn_risk"
+        ]
+        session.add(
+            HealthOverride(
+                account_id="sad-1",
+                scorecard="churn_risk",
+                band="healthy",
+                score=None,
+                reason="Signed a 3-year renewal yesterday",
+                expires_at=now + timedelta(days=7),
+                created_by="ana",
+                created_at=now - timedelta(hours=1),
+            )
+        )
+        session.flush()
+        shown, row = effective(session, record, now)
+        assert shown.band == "healthy" and shown.source == "override" and row is not None
+        assert shown.computed.score == record.score
+        later, _ = effective(session, record, now + timedelta(days=8))
+        assert later.source == "computed" and later.band == record.band
+
+
+def test_versions_are_immutable_and_backtests_compare(loaded: Database) -> None:
+    with loaded.session() as session:
+        current = get_scorecard(session, "churn_risk")
+        assert current is not None and current.version == 1
+        body = current.card.model_dump(mode="json")
+        body["components"][0]["weight"] = 9.0
+        card = type(current.card).model_validate(body)
+        saved = save_scorecard(session, card, author="ana", reason="sentiment matters more")
+        assert saved.version == 2
+        assert get_scorecard(session, "churn_risk", 1).card.components[0].weight != 9.0
+        assert {c.version for c in active_scorecards(session) if c.card.id == "churn_risk"} == {2}
+        result = backtest_scorecard(session, saved, horizon_days=10)
+        assert (result.result.n, result.result.n_unscored, result.result.n_positive) == (4, 1, 2)
+        assert result.result.auc == 1.0
+        stripped = without_kinds(saved.card, {"sentiment", "topic"}, "without_sentiment")
+        assert all(c.kind == "metric" for c in stripped.components)
+        plain = backtest_scorecard(session, VersionedScorecard(stripped, 2), horizon_days=10)
+        assert plain.result.n + plain.result.n_unscored == 5
