@@ -1,0 +1,162 @@
+"""Account features for machine clients: point-in-time JSON, bulk export, and the catalog."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from fastapi import APIRouter, Query
+from fastapi.responses import Response, StreamingResponse
+from sqlmodel import Session, col, select
+
+from pipelines.features import FEATURE_CATALOG, account_features, as_json
+from sentiment_service.api.deps import DatabaseDep, Reader
+from sentiment_service.errors import InvalidInputError
+from sentiment_service.storage.tables import Account
+from sentiment_service.storage.types import utcnow
+
+router = APIRouter(prefix="/v1/features", tags=["features"])
+MAX_ACCOUNTS = 1000
+EXPORT_BATCH = 500
+KNOWN = {d.name for d in FEATURE_CATALOG}
+
+
+def _names(names: str | None) -> list[str]:
+    if not names:
+        return sorted(KNOWN)
+    chosen = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = sorted(set(chosen) - KNOWN)
+    if unknown:
+        raise InvalidInputError(
+            f"unknown feature names {unknown[:10]}; see GET /v1/features/catalog", field="names"
+        )
+    return chosen
+
+
+def _as_of(value: datetime | None) -> datetime:
+    now = utcnow()
+    if value is None:
+        return now
+    if value.utcoffset() is None:
+        raise InvalidInputError("as_of needs a time zone, e.g. 2026-10-31T00:00:00Z", field="as_of")
+    if value > now:
+        raise InvalidInputError("as_of must not be in the future", field="as_of")
+    return value
+
+
+def _account_ids(
+    session: Session, accounts: str | None, cursor: str | None, limit: int
+) -> list[str]:
+    if accounts:
+        ids = [a.strip() for a in accounts.split(",") if a.strip()]
+        if len(ids) > MAX_ACCOUNTS:
+            raise InvalidInputError(
+                f"at most {MAX_ACCOUNTS} accounts per request", field="accounts"
+            )
+        return ids
+    query = select(Account.id).order_by(col(Account.id)).limit(limit + 1)
+    if cursor:
+        query = query.where(col(Account.id) > cursor)
+    return list(session.exec(query).all())
+
+
+@router.get("/catalog", summary="Feature names and definitions")
+def catalog(_: Reader) -> list[dict[str, str]]:
+    """Every feature the service computes, with its kind and definition."""
+    return [{"name": d.name, "kind": d.kind, "description": d.description} for d in FEATURE_CATALOG]
+
+
+@router.get("", summary="Point-in-time features per account")
+def features(
+    _: Reader,
+    database: DatabaseDep,
+    accounts: Annotated[str | None, Query(description="Comma-separated ids (max 1000)")] = None,
+    as_of: Annotated[datetime | None, Query(description="Only data known at this time")] = None,
+    names: Annotated[str | None, Query(description="Comma-separated feature names")] = None,
+    basis: Literal["known", "event"] = "known",
+    cursor: Annotated[str | None, Query(max_length=128)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_ACCOUNTS)] = 200,
+) -> dict[str, Any]:
+    """Features at `as_of` (default now) from data created - and, with basis `known`, also
+    ingested - by then. Without `accounts`, pages through every account (`next_cursor`)."""
+    moment = _as_of(as_of)
+    chosen = _names(names)
+    with database.session() as session:
+        ids = _account_ids(session, accounts, cursor, limit)
+        next_cursor = None
+        if not accounts and len(ids) > limit:
+            ids, next_cursor = ids[:limit], ids[limit - 1]
+        values = account_features(session, ids, moment, basis=basis)
+    return {
+        "as_of": moment.isoformat(),
+        "basis": basis,
+        "accounts": {
+            account_id: {n: v for n, v in as_json(values[account_id]).items() if n in chosen}
+            for account_id in ids
+        },
+        "next_cursor": next_cursor,
+    }
+
+
+def _rows(
+    database: DatabaseDep, moment: datetime, basis: Any, chosen: list[str]
+) -> Iterator[list[Any]]:
+    with database.session() as session:
+        all_ids = list(session.exec(select(Account.id).order_by(col(Account.id))).all())
+    for start in range(0, len(all_ids), EXPORT_BATCH):
+        batch = all_ids[start : start + EXPORT_BATCH]
+        with database.session() as session:
+            values = account_features(session, batch, moment, basis=basis)
+        for account_id in batch:
+            row = values[account_id]
+            yield [account_id, *(row[n].value for n in chosen)]
+
+
+@router.get("/export", summary="Bulk export (CSV streamed, or Parquet)", response_class=Response)
+def export(
+    _: Reader,
+    database: DatabaseDep,
+    as_of: datetime | None = None,
+    names: str | None = None,
+    basis: Literal["known", "event"] = "known",
+    format: Literal["csv", "parquet"] = "csv",
+) -> Response:
+    """One row per account, one column per feature, computed in batches of 500 accounts."""
+    moment = _as_of(as_of)
+    chosen = _names(names)
+    header = ["account_id", *chosen]
+    filename = f"features-{moment.date().isoformat()}.{format}"
+    disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if format == "parquet":
+        rows = list(_rows(database, moment, basis, chosen))
+        columns = {name: [row[i] for row in rows] for i, name in enumerate(header)}
+        table = pa.table(
+            {
+                "account_id": pa.array(columns["account_id"], pa.string()),
+                **{n: pa.array(columns[n], pa.float64()) for n in chosen},
+            }
+        )
+        sink = io.BytesIO()
+        pq.write_table(table, sink)
+        return Response(
+            sink.getvalue(), media_type="application/vnd.apache.parquet", headers=disposition
+        )
+
+    def stream() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        for row in _rows(database, moment, basis, chosen):
+            writer.writerow(["" if v is None else v for v in row])
+            if buffer.tell() > 64_000:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return StreamingResponse(stream(), media_type="text/csv", headers=disposition)

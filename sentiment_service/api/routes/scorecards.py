@@ -1,0 +1,425 @@
+"""Scorecards: versioned config, plain-words criteria, previews, backtests, weights, drift."""
+
+from __future__ import annotations
+
+import html
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
+
+from pipelines.snapshots import end_of_day
+from sentiment_service import config_store
+from sentiment_service.api.deps import Admin, DatabaseDep, Evaluator, Reader
+from sentiment_service.errors import InvalidInputError, NotFoundError
+from sentiment_service.health import service
+from sentiment_service.health.backtest import backtest_chart_png, compare_backtests
+from sentiment_service.health.scorecard import Scorecard, scorecard_to_dict
+from sentiment_service.health.weights import component_points, suggest_weights
+from sentiment_service.text_rules import StripNul
+
+router = APIRouter(prefix="/v1/scorecards", tags=["scorecards"])
+CardId = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="Scorecard id")]
+
+
+class ScorecardOut(BaseModel):
+    """A scorecard version."""
+
+    id: str
+    version: int
+    status: str
+    scorecard: dict[str, Any]
+
+
+class VersionOut(BaseModel):
+    """One entry of a scorecard's change log."""
+
+    version: int
+    status: str
+    author: str
+    reason: str
+    created_at: str
+    diff: list[dict[str, Any]] | None
+
+
+class ScorecardIn(BaseModel):
+    """A new version of a scorecard, with the reason for the change."""
+
+    scorecard: Scorecard
+    reason: Annotated[str, StripNul] = Field(min_length=3, max_length=2000)
+
+
+class PreviewIn(BaseModel):
+    """A proposed scorecard to compare with the version in force."""
+
+    scorecard: Scorecard
+    day: date | None = None
+
+
+def _get(
+    database: DatabaseDep, card_id: str, version: int | None = None
+) -> service.VersionedScorecard:
+    with database.session() as session:
+        found = service.get_scorecard(session, card_id, version)
+    if found is None:
+        detail = f"scorecard {card_id!r}" + (
+            f" has no version {version}" if version else " does not exist"
+        )
+        raise NotFoundError(detail, field="version" if version else "card_id")
+    return found
+
+
+@router.get("", response_model=list[ScorecardOut], summary="Scorecards in force")
+def list_scorecards(_: Reader, database: DatabaseDep) -> list[ScorecardOut]:
+    """Every scorecard's published version (one per objective)."""
+    with database.session() as session:
+        cards = service.active_scorecards(session)
+    return [
+        ScorecardOut(
+            id=c.card.id, version=c.version, status="published", scorecard=scorecard_to_dict(c.card)
+        )
+        for c in cards
+    ]
+
+
+@router.get("/{card_id}", response_model=ScorecardOut, summary="One scorecard version")
+def get_scorecard(
+    card_id: CardId,
+    _: Reader,
+    database: DatabaseDep,
+    version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+) -> ScorecardOut:
+    """The version in force, or any stored version (drafts included)."""
+    found = _get(database, card_id, version)
+    with database.session() as session:
+        stored = config_store.get_version(session, service.SCORECARD_KIND, card_id, found.version)
+    return ScorecardOut(
+        id=card_id,
+        version=found.version,
+        status=stored.status if stored else "published",
+        scorecard=scorecard_to_dict(found.card),
+    )
+
+
+@router.put("/{card_id}", response_model=ScorecardOut, summary="Publish a new version")
+def put_scorecard(
+    card_id: CardId, body: ScorecardIn, principal: Admin, database: DatabaseDep
+) -> ScorecardOut:
+    """Store a new immutable version (with author, reason and diff); it is in force at once.
+    Scores already stored keep the version that produced them."""
+    if body.scorecard.id != card_id:
+        raise InvalidInputError(
+            f"scorecard.id {body.scorecard.id!r} differs from the path {card_id!r}",
+            field="scorecard.id",
+        )
+    with database.session() as session:
+        saved = service.save_scorecard(
+            session, body.scorecard, author=principal.actor, reason=body.reason
+        )
+    return ScorecardOut(
+        id=card_id,
+        version=saved.version,
+        status="published",
+        scorecard=scorecard_to_dict(saved.card),
+    )
+
+
+@router.get("/{card_id}/versions", response_model=list[VersionOut], summary="Change log")
+def list_versions(card_id: CardId, _: Reader, database: DatabaseDep) -> list[VersionOut]:
+    """Every version, newest first, with author, reason and the diff against its predecessor."""
+    _get(database, card_id)
+    with database.session() as session:
+        rows = config_store.history(session, service.SCORECARD_KIND, card_id)
+        return [
+            VersionOut(
+                version=r.version,
+                status=r.status,
+                author=r.author,
+                reason=r.reason,
+                created_at=r.created_at.isoformat(),
+                diff=r.diff,
+            )
+            for r in rows
+        ]
+
+
+CRITERIA_CSS = (
+    "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
+    "table{border-collapse:collapse;width:100%}"
+    "td,th{border:1px solid #ccc;padding:.4rem;vertical-align:top}"
+    "th{background:#f3f3f3;text-align:left}"
+)
+
+
+def _transform_words(transform: Any, direction: str) -> str:
+    better = "higher" if direction == "higher_is_better" else "lower"
+    kind = transform.type
+    if kind == "min_max":
+        return f"linear between {transform.lo:g} and {transform.hi:g} ({better} is better)"
+    if kind == "bands":
+        steps = ", ".join(f"up to {upper:g}: {points:g} pts" for upper, points in transform.steps)
+        return f"bands: {steps}; above: {transform.above:g} pts"
+    if kind == "percentile":
+        return f"percentile among segment peers ({better} is better)"
+    return f"halves every {transform.half_life_days:g} days of age"
+
+
+def _criteria(card: Scorecard) -> list[dict[str, Any]]:
+    total = sum(c.weight for c in card.components)
+    return [
+        {
+            "name": c.name,
+            "label": c.label,
+            "feature": c.feature,
+            "kind": c.kind,
+            "description": c.description,
+            "transform": _transform_words(c.transform, c.direction),
+            "direction": c.direction,
+            "weight": c.weight,
+            "weight_share": round(c.weight / total, 3),
+            "freshness_days": c.freshness_days,
+        }
+        for c in card.components
+    ]
+
+
+@router.get(
+    "/{card_id}/criteria",
+    summary="Each component in plain words (JSON or HTML)",
+    response_model=None,
+)
+def criteria(
+    card_id: CardId,
+    _: Reader,
+    database: DatabaseDep,
+    format: Annotated[str, Query(pattern="^(json|html)$")] = "json",
+) -> dict[str, Any] | HTMLResponse:
+    """What each component measures, how it becomes points, its weight and freshness window."""
+    found = _get(database, card_id)
+    card = found.card
+    items = _criteria(card)
+    bands = [{"name": b.name, "min_score": b.min_score} for b in card.bands]
+    overrides = [
+        {"match": o.match, "weights": o.weights, "adds": [a.name for a in o.add_components]}
+        for o in card.segment_overrides
+    ]
+    if format == "json":
+        return {
+            "id": card.id,
+            "version": found.version,
+            "name": card.name,
+            "objective": card.objective,
+            "description": card.description,
+            "bands": bands,
+            "components": items,
+            "segment_overrides": overrides,
+        }
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(str(item[k]))}</td>"
+            for k in ("label", "description", "transform", "weight_share", "freshness_days")
+        )
+        + "</tr>"
+        for item in items
+    )
+    band_text = ", ".join(f"{html.escape(b['name'])} ≥ {b['min_score']:g}" for b in bands)
+    page = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(card.name)} criteria</title>"
+        f"<style>{CRITERIA_CSS}</style></head><body>"
+        f"<h1>{html.escape(card.name)} <small>v{found.version}</small></h1>"
+        f"<p>{html.escape(card.description)}</p><p><strong>Bands:</strong> {band_text}</p>"
+        "<table><thead><tr><th>Component</th><th>What it measures</th><th>How it scores</th>"
+        f"<th>Weight share</th><th>Fresh for (days)</th></tr></thead><tbody>{rows}</tbody></table>"
+        "<p>Missing or stale components are left out (never counted as zero) and lower the "
+        "score's confidence.</p></body></html>"
+    )
+    return HTMLResponse(page)
+
+
+@router.post("/{card_id}/preview", summary="What a proposed version would change")
+def preview(
+    card_id: CardId, body: PreviewIn, _: Evaluator, database: DatabaseDep
+) -> dict[str, Any]:
+    """Scores under the proposed scorecard next to the version in force, per account."""
+    if body.scorecard.id != card_id:
+        raise InvalidInputError("scorecard.id must match the path", field="scorecard.id")
+    _get(database, card_id)
+    with database.session() as session:
+        day = body.day or service.data_end(session) or date.today()
+        changes = service.preview_scorecard(session, body.scorecard, day)
+    return {
+        "day": day.isoformat(),
+        "accounts": len(changes),
+        "band_changes": sum(c["band_changed"] for c in changes),
+        "changes": changes,
+    }
+
+
+def _backtests(
+    database: DatabaseDep,
+    card_id: str,
+    version: int | None,
+    compare: int | None,
+    horizon: int,
+    without_sentiment: bool,
+) -> dict[str, service.ScorecardBacktest]:
+    variants = {}
+    main = _get(database, card_id, version)
+    variants[f"{card_id}@{main.version}"] = main
+    if compare is not None:
+        other = _get(database, card_id, compare)
+        variants[f"{card_id}@{other.version}"] = other
+    if without_sentiment:
+        stripped = service.without_kinds(main.card, {"sentiment", "topic"}, "without_sentiment")
+        variants[stripped.id] = service.VersionedScorecard(stripped, main.version)
+    with database.session() as session:
+        return {
+            name: service.backtest_scorecard(session, item, horizon_days=horizon, basis="event")
+            for name, item in variants.items()
+        }
+
+
+@router.get("/{card_id}/backtest", summary="Backtest against outcomes")
+def backtest(
+    card_id: CardId,
+    _: Evaluator,
+    database: DatabaseDep,
+    version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+    compare: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+    horizon_days: Annotated[int, Query(ge=0, le=730)] = 30,
+    without_sentiment: bool = False,
+) -> dict[str, Any]:
+    """AUC, precision/recall and lift of the flagged band, calibration, and the override check
+    ("did people beat the model?"), per version; with `compare` or `without_sentiment`, the
+    difference too. Accounts are scored `horizon_days` before their outcome."""
+    results = _backtests(database, card_id, version, compare, horizon_days, without_sentiment)
+    out: dict[str, Any] = {
+        "backtests": {
+            name: {
+                "result": bt.result.model_dump(mode="json", exclude={"roc"}),
+                "overrides": bt.overrides.model_dump(
+                    mode="json", exclude={"computed", "effective"}
+                ),
+                "items": [
+                    {
+                        **vars(i),
+                        "as_of": i.as_of.isoformat(),
+                        "occurred_on": i.occurred_on.isoformat(),
+                    }
+                    for i in bt.items
+                ],
+            }
+            for name, bt in results.items()
+        }
+    }
+    names = list(results)
+    if len(names) > 1:
+        out["comparison"] = [
+            d.model_dump(mode="json")
+            for d in compare_backtests(results[names[0]].result, results[names[1]].result)
+        ]
+    return out
+
+
+@router.get(
+    "/{card_id}/backtest.png",
+    summary="Backtest chart (ROC and calibration)",
+    response_class=Response,
+)
+def backtest_chart(
+    card_id: CardId,
+    _: Evaluator,
+    database: DatabaseDep,
+    version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+    compare: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+    horizon_days: Annotated[int, Query(ge=0, le=730)] = 30,
+    without_sentiment: bool = False,
+) -> Response:
+    """The ROC curves and outcome rate per score bucket as a PNG."""
+    results = _backtests(database, card_id, version, compare, horizon_days, without_sentiment)
+    png = backtest_chart_png(
+        {name: bt.result for name, bt in results.items()}, title=f"{card_id} backtest"
+    )
+    return Response(png, media_type="image/png")
+
+
+@router.post("/{card_id}/suggest-weights", summary="Fit weights on outcomes (stored as a draft)")
+def post_suggest_weights(
+    card_id: CardId,
+    principal: Evaluator,
+    database: DatabaseDep,
+    horizon_days: Annotated[int, Query(ge=0, le=730)] = 30,
+) -> dict[str, Any]:
+    """A regularised logistic fit of outcomes on component points gives a draft version with
+    its backtest next to the current one. The draft is never published automatically."""
+    current = _get(database, card_id)
+    with database.session() as session:
+        before = service.backtest_scorecard(
+            session, current, horizon_days=horizon_days, basis="event"
+        )
+        attributes = service.attributes_by_account(session)
+        samples = []
+        for item in before.items:
+            features = service.features_at(session, list(attributes), item.as_of, "event")
+            scores = service.score_accounts(
+                current.card, features, attributes, end_of_day(item.as_of)
+            )
+            samples.append(
+                (
+                    component_points(scores[item.account_id]),
+                    item.outcome == current.positive_outcome,
+                )
+            )
+        try:
+            suggestion = suggest_weights(
+                current.card, samples, higher_score_means_positive=not current.lower_is_riskier
+            )
+        except ValueError as error:
+            raise InvalidInputError(str(error), field="outcomes") from None
+        draft = service.save_scorecard(
+            session,
+            suggestion.draft,
+            author=principal.actor,
+            reason="suggested weights (draft)",
+            draft=True,
+        )
+        after = service.backtest_scorecard(session, draft, horizon_days=horizon_days, basis="event")
+    return {
+        "draft_version": draft.version,
+        "weights": {c.name: c.weight for c in suggestion.draft.components},
+        "diagnostics": suggestion.diagnostics.model_dump(mode="json"),
+        "current": before.result.model_dump(mode="json", exclude={"roc"}),
+        "draft": after.result.model_dump(mode="json", exclude={"roc"}),
+    }
+
+
+@router.get("/{card_id}/drift", summary="Component and sentiment-model drift")
+def drift(
+    card_id: CardId,
+    _: Evaluator,
+    database: DatabaseDep,
+    day: date | None = None,
+    reference_days: Annotated[int, Query(ge=1, le=365)] = 28,
+) -> dict[str, Any]:
+    """PSI of each component's points (stored scores on `day` vs `reference_days` earlier), and
+    of the sentiment model's label mix (last 30 days vs the 90 before)."""
+    _get(database, card_id)
+    with database.session() as session:
+        day = day or service.data_end(session) or date.today()
+        reference = day - timedelta(days=reference_days)
+        components = service.component_drift(session, card_id, day, reference)
+        labels = service.sentiment_label_drift(session, end_of_day(day))
+    return {
+        "day": day.isoformat(),
+        "reference_day": reference.isoformat(),
+        "components": components,
+        "sentiment_labels": labels.model_dump(mode="json"),
+        "note": None
+        if components
+        else "no stored scores on one of the two days; run `sentiment-service health score`",
+    }
