@@ -685,7 +685,9 @@ def component_drift(
 
     current, reference = points(stored_day(day)), points(stored_day(reference_day))
     report = []
-    for name in sorted(set(current) & set(reference)):
+    for name in sorted(
+        name for name in set(current) & set(reference) if current[name] and reference[name]
+    ):
         psi = population_stability_index(reference[name], current[name])
         report.append(
             {
@@ -699,8 +701,9 @@ def component_drift(
     return report
 
 
-def sentiment_label_drift(session: Session, as_of: datetime) -> LabelDrift:
-    """The sentiment model's label mix in the last 30 days against the 90 days before."""
+def sentiment_label_drift(session: Session, as_of: datetime) -> LabelDrift | None:
+    """The sentiment model's label mix in the last 30 days against the 90 days before (None
+    when either period has no scored message)."""
     version = active_version(session) or ""
 
     def counts(start: datetime, end: datetime) -> dict[str, int]:
@@ -718,7 +721,10 @@ def sentiment_label_drift(session: Session, as_of: datetime) -> LabelDrift:
         return {label: count for label, count in rows if label}
 
     split = as_of - timedelta(days=30)
-    return label_drift(counts(split - timedelta(days=90), split), counts(split, as_of))
+    reference, current = counts(split - timedelta(days=90), split), counts(split, as_of)
+    if not reference or not current:
+        return None
+    return label_drift(reference, current)
 
 
 def preview_scorecard(

@@ -418,7 +418,7 @@ def drift(
         "day": day.isoformat(),
         "reference_day": reference.isoformat(),
         "components": components,
-        "sentiment_labels": labels.model_dump(mode="json"),
+        "sentiment_labels": labels.model_dump(mode="json") if labels else None,
         "note": None
         if components
         else "no stored scores on one of the two days; run `sentiment-service health score`",
