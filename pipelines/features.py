@@ -7,6 +7,8 @@ was loaded after the fact (e.g. the bundled sample data), and snapshots record w
 they used. Scores are those of the sentiment model in force when the features are computed.
 
 Sentiment features use customer- and CSM-authored messages (agents and bots are excluded).
+People's corrections count at once: a corrected sentiment label replaces the model's (score
+-1, 0 or +1), and a topic correction adds or removes the topic for that message.
 Every feature is listed with its definition in FEATURE_CATALOG (served by the API).
 """
 
@@ -26,10 +28,12 @@ from pipelines.queue import active_version
 from sentiment_service.health.scoring import FeatureValue
 from sentiment_service.storage.tables import (
     CompetitorMention,
+    LabelCorrection,
     Message,
     MessageScore,
     MessageTopic,
     Metric,
+    TopicCorrection,
 )
 
 Basis = Literal["known", "event"]
@@ -37,6 +41,8 @@ SIGNAL_ROLES = ("customer", "csm")
 EXPECTED_SOURCES = ("ticket", "chat", "survey", "csm_note")
 METRICS = ("logins", "seats_used", "seats_purchased", "tickets_opened", "nps", "invoices_overdue")
 LOOKBACK = timedelta(days=120)
+# The score a person's sentiment label stands for when it replaces the model's.
+CORRECTED_SCORE = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
 
 
 @dataclass(frozen=True)
@@ -249,7 +255,12 @@ def account_features(
     if known:
         message_query = message_query.where(col(Message.ingested_at) <= as_of)
     message_days: dict[int, tuple[str, datetime]] = {}
-    for message_id, account_id, created_at, source, score, label in session.exec(message_query):
+    rows = list(session.exec(message_query))
+    corrected = _sentiment_corrections(session, [row[0] for row in rows], as_of, known)
+    for message_id, account_id, created_at, source, score, label in rows:
+        if message_id in corrected:  # a person's label wins over the model's
+            label = corrected[message_id]
+            score = CORRECTED_SCORE[label]
         facts[account_id].append(MessageFact(account_id, created_at, source, score, label))
         message_days[message_id] = (account_id, created_at)
 
@@ -292,7 +303,13 @@ def _topic_features(
                 col(MessageTopic.message_id).in_(chunk)
             )
         ).all()
-        for message_id, topic, score in rows:
+        found = {(message_id, topic): score for message_id, topic, score in rows}
+        for (message_id, topic), present in _topic_corrections(session, chunk).items():
+            if not present:
+                found.pop((message_id, topic), None)
+            else:
+                found.setdefault((message_id, topic), None)
+        for (message_id, topic), score in found.items():
             account_id, at = message_days[message_id]
             key = (account_id, topic)
             counts[key] += 1
@@ -340,6 +357,32 @@ def _competitor_features(
             continue
         values["competitor_mentions_90d"] = FeatureValue(float(mentions[account_id]), as_of)
         values["competitor_evaluating_90d"] = FeatureValue(float(evaluating[account_id]), as_of)
+
+
+def _sentiment_corrections(
+    session: Session, message_ids: Sequence[int], as_of: datetime, known: bool
+) -> dict[int, str]:
+    """The newest sentiment correction of each message (made by `as_of` on the known basis)."""
+    corrected: dict[int, str] = {}
+    for chunk in _chunks(message_ids, 5000):
+        query = select(LabelCorrection.message_id, LabelCorrection.label).where(
+            col(LabelCorrection.message_id).in_(chunk)
+        )
+        if known:
+            query = query.where(col(LabelCorrection.corrected_at) <= as_of)
+        for message_id, label in session.exec(query.order_by(col(LabelCorrection.id))):
+            corrected[message_id] = label
+    return corrected
+
+
+def _topic_corrections(session: Session, message_ids: Sequence[int]) -> dict[tuple[int, str], bool]:
+    """The newest topic correction per (message, topic): whether the topic is present."""
+    rows = session.exec(
+        select(TopicCorrection.message_id, TopicCorrection.topic, TopicCorrection.present)
+        .where(col(TopicCorrection.message_id).in_(message_ids))
+        .order_by(col(TopicCorrection.id))
+    )
+    return {(message_id, topic): present for message_id, topic, present in rows}
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterable[list[int]]:

@@ -149,3 +149,42 @@ def test_snapshots_are_idempotent_and_resume(database: Database) -> None:
         rows = session.exec(select(FeatureSnapshot)).all()
     assert len(rows) == 8
     assert {r.model_versions["basis"] for r in rows if r.as_of == date(2026, 10, 1)} == {"known"}
+
+
+def test_corrections_change_features_at_once(database: Database, model_hub: ModelHub) -> None:
+    from sentiment_service.storage.tables import LabelCorrection, Message, TopicCorrection
+
+    with database.session() as session:
+        upsert_account(session, "acme", AccountIn(name="Acme"), actor="t")
+        Ingestor(session, IngestPolicy(), channel="t", actor="t").messages(
+            [
+                message(
+                    "a", text="Billing charged us twice, awful.", created_at="2026-10-20T09:00:00Z"
+                )
+            ]
+        )
+    ScoringWorker(
+        database,
+        model_hub.scorer(),
+        topics=lambda s: model_hub.topic_assigner(active_taxonomy(s)[0]),
+        worker_id="w",
+    ).drain()
+    as_of = datetime.now(UTC) + timedelta(seconds=5)
+    with database.session() as session:
+        before = account_features(session, ["acme"], as_of)["acme"]
+        [stored] = session.exec(select(Message)).all()
+        session.add(LabelCorrection(message_id=stored.id, label="positive", corrected_by="ana"))
+        session.add(
+            TopicCorrection(
+                message_id=stored.id, topic="billing", present=False, corrected_by="ana"
+            )
+        )
+        session.add(
+            TopicCorrection(message_id=stored.id, topic="praise", present=True, corrected_by="ana")
+        )
+    with database.session() as session:
+        after = account_features(session, ["acme"], as_of + timedelta(seconds=5))["acme"]
+    assert before["negative_share_30d"].value == 1 and before["topic_billing_share_30d"].value == 1
+    assert after["sentiment_mean_30d"].value == 1.0 and after["negative_share_30d"].value == 0
+    assert after["topic_billing_share_30d"].value == 0
+    assert after["topic_praise_share_30d"].value == 1
