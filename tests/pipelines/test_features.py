@@ -159,7 +159,9 @@ def test_corrections_change_features_at_once(database: Database, model_hub: Mode
         Ingestor(session, IngestPolicy(), channel="t", actor="t").messages(
             [
                 message(
-                    "a", text="Billing charged us twice, awful.", created_at="2026-10-20T09:00:00Z"
+                    "a",
+                    text="Billing charged us twice, awful.",
+                    created_at=(datetime.now(UTC) - timedelta(days=2)).isoformat(),
                 )
             ]
         )
