@@ -21,11 +21,13 @@ from evaluation.command import evaluate_command
 from pipelines.backfill import backfill, remaining
 from pipelines.ingest import IngestPolicy
 from pipelines.scoring import ScoringWorker, queue_length
+from pipelines.snapshots import days
 from pipelines.topics import active_taxonomy
 from pipelines.topics import retopic as retopic_messages
 from sentiment_service.auth.keys import create_key, revoke_key
 from sentiment_service.errors import NotFoundError, ServiceError
 from sentiment_service.health.cli import health_app
+from sentiment_service.health.service import data_end, score_range
 from sentiment_service.model_hub import ModelHub
 from sentiment_service.promotion import evaluate_candidate, promoted_artifact
 from sentiment_service.sample_loader import load_sample_data
@@ -297,6 +299,7 @@ def demo(
     database = _migrated_database(settings)
     summary = load_sample_data(database, IngestPolicy.from_settings(settings))
     _drain(_scoring_worker(settings, database), database)
+    _score_sample_history(database)
     with database.session() as session:
         _, key = create_key(session, name="demo-admin", role=Role.ADMIN, created_by="demo")
     database.dispose()
@@ -311,8 +314,24 @@ def demo(
     typer.echo(f"API docs:   {base}/docs")
     typer.echo(f"Try:        curl -H 'X-API-Key: {key}' {base}/v1/accounts")
     typer.echo(f"Quarantine: curl -H 'X-API-Key: {key}' {base}/v1/quarantine")
+    typer.echo(f"Health:     curl -H 'X-API-Key: {key}' {base}/v1/accounts/acct-002/health")
+    typer.echo(f"Backtest:   curl -H 'X-API-Key: {key}' {base}/v1/scorecards/churn_risk/backtest")
     if serve_api:
         serve(host=host, port=port)
+
+
+def _score_sample_history(database: Database) -> None:
+    """Weekly health scores over the sample period (it is history, so by event time)."""
+    with database.session() as session:
+        first = session.exec(select(func.min(Message.created_at))).one()
+        last = data_end(session)
+    if first is None or last is None:
+        return
+    with tqdm(total=sum(1 for _ in days(first.date(), last, 7)), desc="health", unit="day") as bar:
+        summary = score_range(
+            database, first.date(), last, basis="event", step_days=7, progress=bar.update
+        )
+    typer.echo(f"health scores: {summary.rows} rows ({', '.join(summary.scorecards)})", err=True)
 
 
 def _migrated_database(settings: Settings) -> Database:

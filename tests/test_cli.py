@@ -12,7 +12,15 @@ from typer.testing import CliRunner
 from sentiment_service.cli import app
 from sentiment_service.storage import migrate
 from sentiment_service.storage.database import Database
-from sentiment_service.storage.tables import Account, ApiKey, Message, Metric, QuarantineRecord
+from sentiment_service.storage.tables import (
+    Account,
+    ApiKey,
+    HealthScoreRecord,
+    Message,
+    MessageTopic,
+    Metric,
+    QuarantineRecord,
+)
 
 runner = CliRunner()
 
@@ -83,6 +91,10 @@ def test_demo_loads_the_sample_data_idempotently(sqlite_env: str) -> None:
         ).one()
     assert counts["Account"] >= 25 and counts["Message"] >= 1500 and counts["Metric"] > 500
     assert redacted > 0 and emails_left == 0
+    with database.session() as session:
+        cards = session.exec(select(HealthScoreRecord.scorecard).distinct()).all()
+        topics = session.exec(select(func.count()).select_from(MessageTopic)).one()
+    assert sorted(cards) == ["churn_risk", "expansion"] and topics > 500
     second = runner.invoke(app, ["demo", "--no-serve"])
     assert second.exit_code == 0
     with database.session() as session:
