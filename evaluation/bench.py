@@ -1,7 +1,8 @@
 """Speed benchmark: the Hugging Face `pipeline` (torch fp32) vs the project's fast path
 (int8 ONNX Runtime, length bucketing, dynamic padding) on the same fine-tuned model.
 
-Prints one JSON object: {"pipeline": {...}, "fast": {...}, "message_path": {...}, "ratio": ...}.
+Prints one JSON object: {"pipeline": {...}, "fast": {...}, "message_path": {...},
+"message_path_with_topics": {...}, "ratio": ..., "topic_overhead": ...}.
 Run: `sentiment-service bench sentiment [--data FILE.csv]` or `python -m evaluation.bench`.
 """
 
@@ -174,6 +175,12 @@ def run(corpus: Corpus, *, threads: int = 2, artifact_dir: Path | None = None) -
         corpus.texts,
         tokens,
     )
+    topics_result = measure(
+        "message_path_with_topics",
+        lambda: _with_topics(artifact_dir, threads),
+        corpus.texts,
+        tokens,
+    )
     return {
         "corpus": corpus.description,
         "n_texts": len(corpus.texts),
@@ -184,8 +191,34 @@ def run(corpus: Corpus, *, threads: int = 2, artifact_dir: Path | None = None) -
         "pipeline": pipeline_result,
         "fast": fast_result,
         "message_path": message_result,
+        "message_path_with_topics": topics_result,
         "ratio": round(fast_result["texts_per_s"] / pipeline_result["texts_per_s"], 2),
+        # Extra time per message that topics and competitor mentions add to sentiment.
+        "topic_overhead": round(
+            message_result["texts_per_s"] / topics_result["texts_per_s"] - 1.0, 3
+        ),
     }
+
+
+def _with_topics(artifact_dir: Path | None, threads: int) -> Callable[[list[str]], Any]:
+    """The worker's model path: sentiment, then topics and competitors on the same sentences."""
+    from models.message_sentiment import MessageSentimentScorer
+    from models.minilm import MiniLMBackend
+    from models.sentences import SentenceSplitter
+    from models.topics.assign import TopicAssigner
+    from models.topics.competitors import CompetitorMatcher
+    from models.topics.encoder import load_sentence_encoder
+    from models.topics.taxonomy import load_taxonomy
+
+    scorer = MessageSentimentScorer(
+        MiniLMBackend(artifact_dir, threads=threads), SentenceSplitter()
+    )
+    assigner = TopicAssigner(
+        load_sentence_encoder(threads=threads),
+        load_taxonomy(),
+        competitors=CompetitorMatcher.from_yaml(),
+    )
+    return lambda texts: assigner.assign(scorer.score(texts))
 
 
 def main(data: Path | None = None, threads: int = 2) -> None:

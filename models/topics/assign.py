@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from models.topics.heads import TopicHeads
 
 COMPETITOR_TOPIC = "competitor"
+MIN_WORDS = 2  # one-word sentences ("Thanks!", "Hi,") carry no topic
 
 
 class Encoder(Protocol):
@@ -122,6 +123,22 @@ class TopicAssigner:
             digest.update(f"competitors:{competitors_version}".encode())
         self.version = f"topics-{taxonomy.key}-{digest.hexdigest()[:10]}+{encoder.version}"
 
+    def embed(self, sentences: Sequence[str]) -> np.ndarray:
+        """Embeddings of sentences; each distinct text is encoded once (templates, signatures
+        and repeated lines are common), and texts under MIN_WORDS words get a zero vector,
+        which matches no topic."""
+        out = np.zeros((len(sentences), self.encoder.dimension), dtype=np.float32)
+        rows: dict[str, list[int]] = {}
+        for index, text in enumerate(sentences):
+            if len(text.split()) >= MIN_WORDS:
+                rows.setdefault(text, []).append(index)
+        if rows:
+            unique = list(rows)
+            encoded = self.encoder.encode(unique)
+            for text, vector in zip(unique, encoded, strict=True):
+                out[rows[text]] = vector
+        return out
+
     def similarities(self, embeddings: np.ndarray) -> np.ndarray:
         """(n, topics) similarity of each sentence embedding to each topic (rule 2)."""
         if len(embeddings) == 0:
@@ -178,8 +195,7 @@ class TopicAssigner:
     ) -> list[MessageTopics]:
         """Topics of scored messages; all their sentences are embedded in one call."""
         sentences = [[s.text for s in message.sentences] for message in messages]
-        flat = [text for group in sentences for text in group]
-        embeddings = self.encoder.encode(flat) if flat else np.zeros((0, self.encoder.dimension))
+        embeddings = self.embed([text for group in sentences for text in group])
         results: list[MessageTopics] = []
         offset = 0
         for position, message in enumerate(messages):
