@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from connectors.cli import schedule_command, sync_command
 from evaluation.command import evaluate_command
+from evaluation.topic_command import evaluate_topics_command
 from pipelines.backfill import backfill, remaining
 from pipelines.ingest import IngestPolicy
 from pipelines.scoring import ScoringWorker, queue_length
@@ -50,6 +51,9 @@ app.command("sync-schedule", help="Run all configured connectors at their interv
 )
 app.command("evaluate", help="Measure model accuracy on a labelled file (JSON and/or HTML).")(
     evaluate_command
+)
+app.command("evaluate-topics", help="Measure topic assignment on a labelled file (JSON).")(
+    evaluate_topics_command
 )
 
 

@@ -15,6 +15,7 @@ from models.sentences import SentenceSplitter
 from models.topics.assign import TopicAssigner
 from models.topics.competitors import DEFAULT_COMPETITORS_PATH, CompetitorMatcher
 from models.topics.encoder import SentenceEncoder, load_sentence_encoder
+from models.topics.keyphrases import KeyphraseExtractor
 from models.topics.taxonomy import Taxonomy, load_taxonomy
 from sentiment_service.errors import NotReadyError
 
@@ -51,6 +52,7 @@ class ModelHub:
         self._encoder: SentenceEncoder | None = None
         self._competitors: CompetitorMatcher | None = None
         self._assigner: TopicAssigner | None = None
+        self._keyphrases: KeyphraseExtractor | None = None
         self.error: str | None = None
 
     @property
@@ -116,6 +118,27 @@ class ModelHub:
                 competitors_version=file_sha256(DEFAULT_COMPETITORS_PATH)[:12],
             )
             return self._assigner
+
+    def keyphrases(self) -> KeyphraseExtractor:
+        """The keyphrase extractor (tagger + entity filter), loading it the first time.
+
+        Raises NotReadyError (HTTP 503) when the spaCy model cannot be loaded or verified.
+        """
+        if self._keyphrases is None:
+            with self._lock:
+                if self._keyphrases is None:
+                    try:
+                        self._keyphrases = (
+                            KeyphraseExtractor(self._spacy_package)
+                            if self._spacy_package
+                            else KeyphraseExtractor()
+                        )
+                    except Exception as error:
+                        self.error = f"{type(error).__name__}: {error}"
+                        raise NotReadyError(
+                            f"the keyphrase model could not be loaded: {self.error}"
+                        ) from error
+        return self._keyphrases
 
     def describe(self) -> list[ModelInfo]:
         """The loaded models with versions, checksums and model-card metrics."""

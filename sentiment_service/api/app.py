@@ -15,15 +15,19 @@ from sentiment_service import __version__
 from sentiment_service.api.middleware import RequestContextMiddleware
 from sentiment_service.api.problems import install_problem_handlers
 from sentiment_service.api.routes import (
+    account_health,
     accounts,
     evaluations,
+    features,
     health,
     ingest,
     keys,
     labels,
     promotions,
     quarantine,
+    scorecards,
     sentiment,
+    topics,
     trends,
 )
 from sentiment_service.api.telemetry import ApiMetrics
@@ -98,6 +102,10 @@ def create_app(
         sentiment,
         evaluations,
         labels,
+        topics,
+        scorecards,
+        account_health,
+        features,
     ):
         app.include_router(module.router)
     if settings.cors_origins:

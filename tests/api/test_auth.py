@@ -43,6 +43,39 @@ ENDPOINTS: list[tuple[str, str, Any, Permission | None]] = [
     ("POST", "/v1/models/promotions", {"artifact_dir": "/nonexistent"}, Permission.ADMIN),
     ("GET", "/v1/models/promotions", None, Permission.EVALUATE),
     ("PUT", "/v1/messages/999999/sentiment-label", {"label": "neutral"}, Permission.EVALUATE),
+    ("GET", "/v1/taxonomy", None, Permission.READ),
+    ("GET", "/v1/taxonomy/versions", None, Permission.READ),
+    ("PUT", "/v1/taxonomy", {"taxonomy": {}, "reason": "matrix"}, Permission.ADMIN),
+    ("GET", "/v1/topics", None, Permission.READ),
+    ("GET", "/v1/topics/emerging", None, Permission.READ),
+    (
+        "POST",
+        "/v1/topics/emerging/promote",
+        {"key": "matrix", "name": "Matrix", "description": "A test topic.", "reason": "matrix"},
+        Permission.ADMIN,
+    ),
+    ("GET", "/v1/topics/billing/messages", None, Permission.READ),
+    ("GET", "/v1/accounts/acme/topics", None, Permission.READ),
+    ("PUT", "/v1/messages/999999/topics/billing", {"present": True}, Permission.EVALUATE),
+    ("GET", "/v1/messages/999999/topics", None, Permission.READ),
+    ("GET", "/v1/scorecards", None, Permission.READ),
+    ("GET", "/v1/scorecards/churn_risk", None, Permission.READ),
+    ("PUT", "/v1/scorecards/churn_risk", {"scorecard": {}, "reason": "matrix"}, Permission.ADMIN),
+    ("GET", "/v1/scorecards/churn_risk/versions", None, Permission.READ),
+    ("GET", "/v1/scorecards/churn_risk/criteria", None, Permission.READ),
+    ("POST", "/v1/scorecards/churn_risk/preview", {"scorecard": {}}, Permission.EVALUATE),
+    ("GET", "/v1/scorecards/churn_risk/backtest", None, Permission.EVALUATE),
+    ("GET", "/v1/scorecards/churn_risk/backtest.png", None, Permission.EVALUATE),
+    ("POST", "/v1/scorecards/churn_risk/suggest-weights", None, Permission.EVALUATE),
+    ("GET", "/v1/scorecards/churn_risk/drift", None, Permission.EVALUATE),
+    ("GET", "/v1/accounts/acme/health", None, Permission.READ),
+    ("GET", "/v1/accounts/acme/health/history", None, Permission.READ),
+    ("GET", "/v1/accounts/acme/overrides", None, Permission.READ),
+    ("POST", "/v1/accounts/acme/overrides", {"scorecard": "churn_risk"}, Permission.ADMIN),
+    ("DELETE", "/v1/accounts/acme/overrides/999999", None, Permission.ADMIN),
+    ("GET", "/v1/features", None, Permission.READ),
+    ("GET", "/v1/features/catalog", None, Permission.READ),
+    ("GET", "/v1/features/export", None, Permission.READ),
 ]
 
 
@@ -54,6 +87,11 @@ def _template(path: str) -> str:
     ):
         if path.startswith(prefix):
             path = path.replace("999999", "{" + name + "}")
+    if path.startswith("/v1/messages/"):
+        path = path.replace("/topics/billing", "/topics/{topic}")
+    path = path.replace("/v1/topics/billing/", "/v1/topics/{key}/")
+    path = path.replace("/v1/scorecards/churn_risk", "/v1/scorecards/{card_id}")
+    path = path.replace("/overrides/999999", "/overrides/{override_id}")
     return path.replace("/v1/accounts/acme", "/v1/accounts/{account_id}")
 
 
