@@ -58,6 +58,21 @@ class Settings(BaseSettings):
     preload_models: bool = Field(True, description="Load the NLP models at start-up.")
     max_sentiment_texts: int = Field(64, ge=1, description="Most texts per POST /v1/sentiment.")
 
+    # Dashboard sessions and abuse limits
+    session_secret: SecretStr | None = Field(
+        None,
+        description="Key that signs dashboard session cookies; empty: a random one per process "
+        "(sessions then end when the service restarts).",
+    )
+    session_minutes: int = Field(480, ge=5, description="Dashboard session lifetime.")
+    rate_limit_per_minute: int = Field(
+        600, ge=0, description="Requests per API key per minute (0: no limit)."
+    )
+
+    # Alerts
+    alert_webhook_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    alert_max_attempts: int = Field(5, ge=1, le=20, description="Webhook delivery attempts.")
+
     @model_validator(mode="after")
     def _default_database_url(self) -> Settings:
         if not self.database_url:
