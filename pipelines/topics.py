@@ -11,13 +11,15 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from models.message_sentiment import MessageSentiment, MessageSentimentScorer
+from models.text_cleaning import clean_message
 from models.topics.assign import TopicAssigner
+from models.topics.heads import TopicExample
 from models.topics.taxonomy import Taxonomy, load_taxonomy, parse_taxonomy
 from pipelines import rollups
 from pipelines.language import is_supported_language
@@ -29,7 +31,11 @@ from sentiment_service.storage.tables import (
     Message,
     MessageTopic,
     PipelineState,
+    TopicCorrection,
 )
+
+if TYPE_CHECKING:
+    from sentiment_service.model_hub import ModelHub
 
 TAXONOMY_KIND = "taxonomy"
 TAXONOMY_KEY = "default"
@@ -41,6 +47,29 @@ def active_taxonomy(session: Session) -> tuple[Taxonomy, int | None]:
     if stored is None:
         return load_taxonomy(), None
     return parse_taxonomy(stored.body), stored.version
+
+
+def correction_examples(session: Session, limit: int = 5000) -> list[TopicExample]:
+    """People's topic corrections (the newest per message and topic) as training examples."""
+    rows = session.exec(
+        select(
+            TopicCorrection.message_id, TopicCorrection.topic, TopicCorrection.present, Message.text
+        )
+        .join(Message, col(Message.id) == col(TopicCorrection.message_id))
+        .order_by(col(TopicCorrection.id).desc())
+        .limit(limit)
+    ).all()
+    newest: dict[tuple[int, str], TopicExample] = {}
+    for message_id, topic, present, text in rows:
+        newest.setdefault(
+            (message_id, topic), TopicExample(clean_message(text).text, topic, present)
+        )
+    return list(newest.values())
+
+
+def topic_model(session: Session, hub: ModelHub) -> TopicAssigner:
+    """The topic model in force: the published taxonomy plus heads from corrections."""
+    return hub.topic_assigner(active_taxonomy(session)[0], correction_examples(session))
 
 
 def account_attributes(session: Session, account_ids: set[str]) -> dict[str, dict[str, Any]]:

@@ -23,7 +23,7 @@ from pipelines.backfill import backfill, remaining
 from pipelines.ingest import IngestPolicy
 from pipelines.scoring import ScoringWorker, queue_length
 from pipelines.snapshots import days
-from pipelines.topics import active_taxonomy
+from pipelines.topics import active_taxonomy, topic_model
 from pipelines.topics import retopic as retopic_messages
 from sentiment_service.auth.keys import create_key, revoke_key
 from sentiment_service.errors import NotFoundError, ServiceError
@@ -151,7 +151,7 @@ def _scoring_worker(
     return ScoringWorker(
         database,
         hub.scorer(),
-        topics=lambda session: hub.topic_assigner(active_taxonomy(session)[0]),
+        topics=lambda session: topic_model(session, hub),
         worker_id=name,
         batch_size=batch_size,
     )
@@ -225,9 +225,10 @@ def retopic(
         resolve_artifact=lambda: promoted_artifact(database),
     )
     with database.session() as session:
-        taxonomy, version = active_taxonomy(session)
+        _, version = active_taxonomy(session)
         total = session.exec(select(func.count()).select_from(Message)).one()
-    assigner = hub.topic_assigner(taxonomy)
+    with database.session() as session:
+        assigner = topic_model(session, hub)
     label = f"taxonomy v{version}" if version else "default taxonomy"
     with tqdm(total=total, desc=f"topics ({label})", unit="msg") as bar:
         summary = retopic_messages(

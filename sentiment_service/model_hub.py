@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from models.sentences import SentenceSplitter
 from models.topics.assign import TopicAssigner
 from models.topics.competitors import DEFAULT_COMPETITORS_PATH, CompetitorMatcher
 from models.topics.encoder import SentenceEncoder, load_sentence_encoder
+from models.topics.heads import TopicExample, examples_digest, fit_topic_heads
 from models.topics.keyphrases import KeyphraseExtractor
 from models.topics.taxonomy import Taxonomy, load_taxonomy
 from sentiment_service.errors import NotReadyError
@@ -52,6 +53,7 @@ class ModelHub:
         self._encoder: SentenceEncoder | None = None
         self._competitors: CompetitorMatcher | None = None
         self._assigner: TopicAssigner | None = None
+        self._assigner_key: tuple[str, str] | None = None
         self._keyphrases: KeyphraseExtractor | None = None
         self.error: str | None = None
 
@@ -93,15 +95,18 @@ class ModelHub:
             self._scorer = scorer
             self.error = None
 
-    def topic_assigner(self, taxonomy: Taxonomy | None = None) -> TopicAssigner:
-        """A topic assigner for `taxonomy` (default: the shipped one); the encoder loads once.
+    def topic_assigner(
+        self, taxonomy: Taxonomy | None = None, corrections: Sequence[TopicExample] = ()
+    ) -> TopicAssigner:
+        """A topic assigner for `taxonomy` (default: the shipped one), with few-shot heads
+        trained from people's topic corrections when there are enough; the encoder loads once.
 
-        The last assigner is kept, so asking again with the same taxonomy costs nothing.
+        The last assigner is kept, so asking again with the same inputs costs nothing.
         """
         taxonomy = taxonomy or load_taxonomy()
-        cached = self._assigner
-        if cached is not None and cached.taxonomy.sha256() == taxonomy.sha256():
-            return cached
+        key = (taxonomy.sha256(), examples_digest(corrections))
+        if self._assigner is not None and self._assigner_key == key:
+            return self._assigner
         with self._lock:
             try:
                 if self._encoder is None:
@@ -111,12 +116,20 @@ class ModelHub:
             except Exception as error:
                 self.error = f"{type(error).__name__}: {error}"
                 raise NotReadyError(f"the topic model could not be loaded: {self.error}") from error
-            self._assigner = TopicAssigner(
-                self._encoder,
-                taxonomy,
-                competitors=self._competitors,
-                competitors_version=file_sha256(DEFAULT_COMPETITORS_PATH)[:12],
-            )
+            options = {
+                "competitors": self._competitors,
+                "competitors_version": file_sha256(DEFAULT_COMPETITORS_PATH)[:12],
+            }
+            assigner = TopicAssigner(self._encoder, taxonomy, **options)
+            if corrections:
+                heads = fit_topic_heads(
+                    corrections,
+                    self._encoder.encode([example.text for example in corrections]),
+                    assigner.phrase_embeddings(),
+                )
+                if heads.models:
+                    assigner = TopicAssigner(self._encoder, taxonomy, heads=heads, **options)
+            self._assigner, self._assigner_key = assigner, key
             return self._assigner
 
     def keyphrases(self) -> KeyphraseExtractor:

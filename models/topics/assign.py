@@ -123,6 +123,10 @@ class TopicAssigner:
             digest.update(f"competitors:{competitors_version}".encode())
         self.version = f"topics-{taxonomy.key}-{digest.hexdigest()[:10]}+{encoder.version}"
 
+    def phrase_embeddings(self) -> dict[str, np.ndarray]:
+        """Each topic's description and example embeddings (few-shot heads train on them)."""
+        return {key: self._phrases[self._phrase_owner == i] for i, key in enumerate(self.keys)}
+
     def embed(self, sentences: Sequence[str]) -> np.ndarray:
         """Embeddings of sentences; each distinct text is encoded once (templates, signatures
         and repeated lines are common), and texts under MIN_WORDS words get a zero vector,

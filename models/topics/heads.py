@@ -3,8 +3,9 @@
 When people correct topics ("this message is about billing", "this is not about outages"),
 those messages become training examples. A topic gets a head once it has at least
 `min_positive` corrected positives and `min_negative` corrected negatives; its own description
-and examples are added as positives and other topics' phrases as negatives, so a handful of
-corrections already gives a sensible boundary. Heads replace the similarity rule for their
+and examples are added as positives and other topics' phrases as negatives (corrections
+weigh CORRECTION_WEIGHT times a phrase), so a handful of corrections already gives a sensible
+boundary. Heads replace the similarity rule for their
 topics (see assign.py, rule 4).
 """
 
@@ -16,6 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
+
+
+CORRECTION_WEIGHT = 3.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,14 @@ class TopicHeads:
     def predict(self, embeddings: np.ndarray) -> dict[str, np.ndarray]:
         """Probability that each sentence is about each headed topic."""
         return {key: model.predict_proba(embeddings)[:, 1] for key, model in self.models.items()}
+
+
+def examples_digest(examples: Sequence[TopicExample]) -> str:
+    """A short digest of corrections (order-insensitive), to know when heads need retraining."""
+    digest = hashlib.sha256()
+    for line in sorted(f"{e.topic}|{int(e.present)}|{e.text}" for e in examples):
+        digest.update(line.encode())
+    return digest.hexdigest()[:16]
 
 
 def fit_topic_heads(
@@ -75,8 +87,17 @@ def fit_topic_heads(
                 np.zeros(len(negative) + sum(len(v) for v in others)),
             ]
         )
+        # People's corrections outweigh the generic phrases they refine.
+        weights = np.concatenate(
+            [
+                np.full(len(positive), CORRECTION_WEIGHT),
+                np.ones(len(own)),
+                np.full(len(negative), CORRECTION_WEIGHT),
+                np.ones(sum(len(v) for v in others)),
+            ]
+        )
         model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
-        heads[topic] = model.fit(features, target)
+        heads[topic] = model.fit(features, target, sample_weight=weights)
         for i in rows:
             digest.update(f"{topic}|{int(examples[i].present)}|{examples[i].text}\n".encode())
     return TopicHeads(heads, digest.hexdigest()[:12] if heads else "none")

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from models.topics.taxonomy import load_taxonomy
 from pipelines.scoring import ScoringWorker
-from pipelines.topics import active_taxonomy
+from pipelines.topics import topic_model
 from sentiment_service.model_hub import ModelHub
 from sentiment_service.storage.database import Database
 from sentiment_service.storage.tables import AuditLogEntry, MessageTopic, TopicCorrection
@@ -110,7 +110,7 @@ def _ingest(
     ScoringWorker(
         database,
         model_hub.scorer(),
-        topics=lambda s: model_hub.topic_assigner(active_taxonomy(s)[0]),
+        topics=lambda s: topic_model(s, model_hub),
         worker_id="t",
     ).drain()
     return {batch[item["index"]]["external_id"]: item["id"] for item in body["accepted"]}

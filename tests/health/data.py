@@ -7,7 +7,7 @@ from datetime import date
 
 from pipelines.ingest import Ingestor, IngestPolicy
 from pipelines.scoring import ScoringWorker
-from pipelines.topics import active_taxonomy
+from pipelines.topics import topic_model
 from sentiment_service.accounts import AccountIn, upsert_account
 from sentiment_service.model_hub import ModelHub
 from sentiment_service.storage.database import Database
@@ -57,6 +57,6 @@ def load_accounts(database: Database, model_hub: ModelHub) -> None:
     ScoringWorker(
         database,
         model_hub.scorer(),
-        topics=lambda s: model_hub.topic_assigner(active_taxonomy(s)[0]),
+        topics=lambda s: topic_model(s, model_hub),
         worker_id="t",
     ).drain()

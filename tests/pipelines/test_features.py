@@ -17,7 +17,7 @@ from pipelines.features import (
 from pipelines.ingest import Ingestor, IngestPolicy
 from pipelines.scoring import ScoringWorker
 from pipelines.snapshots import snapshot_range
-from pipelines.topics import active_taxonomy
+from pipelines.topics import topic_model
 from sentiment_service.accounts import AccountIn, upsert_account
 from sentiment_service.model_hub import ModelHub
 from sentiment_service.storage.database import Database
@@ -109,7 +109,7 @@ def test_features_are_point_in_time(database: Database, model_hub: ModelHub) -> 
     ScoringWorker(
         database,
         model_hub.scorer(),
-        topics=lambda s: model_hub.topic_assigner(active_taxonomy(s)[0]),
+        topics=lambda s: topic_model(s, model_hub),
         worker_id="w",
     ).drain()
     with database.session() as session:
@@ -168,7 +168,7 @@ def test_corrections_change_features_at_once(database: Database, model_hub: Mode
     ScoringWorker(
         database,
         model_hub.scorer(),
-        topics=lambda s: model_hub.topic_assigner(active_taxonomy(s)[0]),
+        topics=lambda s: topic_model(s, model_hub),
         worker_id="w",
     ).drain()
     as_of = datetime.now(UTC) + timedelta(seconds=5)

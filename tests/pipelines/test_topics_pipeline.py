@@ -7,7 +7,7 @@ from sqlmodel import func, select
 from pipelines import rollups
 from pipelines.ingest import Ingestor, IngestPolicy
 from pipelines.scoring import ScoringWorker
-from pipelines.topics import active_taxonomy, retopic
+from pipelines.topics import active_taxonomy, retopic, topic_model
 from sentiment_service import config_store
 from sentiment_service.accounts import AccountIn, upsert_account
 from sentiment_service.model_hub import ModelHub
@@ -49,7 +49,7 @@ def _worker(database: Database, model_hub: ModelHub) -> ScoringWorker:
     return ScoringWorker(
         database,
         model_hub.scorer(),
-        topics=lambda session: model_hub.topic_assigner(active_taxonomy(session)[0]),
+        topics=lambda session: topic_model(session, model_hub),
         worker_id="w",
     )
 
@@ -120,3 +120,48 @@ def test_published_taxonomy_applies_and_retopic_resumes(
     with database.session() as session:
         versions = session.exec(select(func.count(MessageTopic.model_version.distinct()))).one()
     assert versions == 1
+
+
+def test_corrections_train_heads_that_the_worker_uses(
+    database: Database, model_hub: ModelHub
+) -> None:
+    from sentiment_service.storage.tables import Message, TopicCorrection
+
+    seats = [
+        "How many user licences do we have left?",
+        "Can you add five more seats for the new hires?",
+        "We need to move seats from marketing to sales.",
+        "Please remove the seats of people who left.",
+        "Who can approve extra licences for our team?",
+    ]
+    other = [
+        "The export button crashes the page.",
+        "Our invoice shows the wrong VAT number.",
+        "The API returns a timeout on large requests.",
+        "Loving the new dashboards!",
+    ]
+    with database.session() as session:
+        upsert_account(session, "acme", AccountIn(name="Acme"), actor="t")
+        Ingestor(session, IngestPolicy(), channel="t", actor="t").messages(
+            [message(f"c{i}", text=text) for i, text in enumerate(seats + other)]
+        )
+    _worker(database, model_hub).drain()
+    with database.session() as session:
+        for stored in session.exec(select(Message)).all():
+            session.add(
+                TopicCorrection(
+                    message_id=stored.id,
+                    topic="account_management",
+                    present=stored.text in seats,
+                    corrected_by="ana",
+                )
+            )
+    with database.session() as session:
+        assigner = topic_model(session, model_hub)
+    assert assigner.heads is not None and assigner.heads.keys == ["account_management"]
+    with database.session() as session:
+        Ingestor(session, IngestPolicy(), channel="t", actor="t").messages(
+            [message("new", text="Could we get three additional licences for support?")]
+        )
+    _worker(database, model_hub).drain()
+    assert "account_management" in _topics(database)["new"]
