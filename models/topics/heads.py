@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-
 CORRECTION_WEIGHT = 3.0
 
 
