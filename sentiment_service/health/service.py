@@ -68,6 +68,7 @@ from sentiment_service.storage.tables import (
 )
 
 SCORECARD_KIND = "scorecard"
+DARK_CONFIDENCE_FACTOR = 0.85
 SYSTEM_AUTHOR = "system"
 
 
@@ -307,14 +308,17 @@ def score_day(
     """Score every account under each scorecard at the end of `day` and store the results.
 
     Re-running a day replaces its rows for the same scorecard version. The explanation holds
-    the component breakdown, the top drivers of change since the previous stored score, and
-    the change against the scores 30 and 90 days earlier.
+    the component breakdown, the top drivers of change since the previous stored score, the
+    change against the scores 30 and 90 days earlier, and the channels that went dark. Data
+    going dark is its own signal: each dark channel multiplies the stored confidence by
+    DARK_CONFIDENCE_FACTOR (the score itself is unchanged; alerts report the channel).
     """
     cards = list(scorecards) if scorecards is not None else active_scorecards(session)
     attributes = attributes_by_account(session)
     features = features_at(session, list(attributes), day, basis)
     as_of = end_of_day(day)
     records: list[HealthScoreRecord] = []
+    dark_by_account: dict[str, list[DarkSource]] = {}
     for versioned in cards:
         card = versioned.card
         scores = score_accounts(card, features, attributes, as_of)
@@ -343,6 +347,11 @@ def score_day(
                     else None
                 )
             explanation["basis"] = basis
+            dark = dark_by_account.setdefault(
+                account_id, account_dark_sources(session, account_id, as_of)
+            )
+            explanation["dark_sources"] = [d.model_dump(mode="json") for d in dark]
+            confidence = round(health.confidence * DARK_CONFIDENCE_FACTOR ** len(dark), 4)
             record = HealthScoreRecord(
                 account_id=account_id,
                 scorecard=card.id,
@@ -350,7 +359,7 @@ def score_day(
                 as_of=day,
                 score=health.score,
                 band=health.band,
-                confidence=health.confidence,
+                confidence=confidence,
                 peer_percentile=percentiles[account_id],
                 explanation=explanation,
             )

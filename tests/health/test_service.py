@@ -112,3 +112,48 @@ def test_versions_are_immutable_and_backtests_compare(loaded: Database) -> None:
         assert all(c.kind == "metric" for c in stripped.components)
         plain = backtest_scorecard(session, VersionedScorecard(stripped, 2), horizon_days=10)
         assert plain.result.n + plain.result.n_unscored == 5
+
+
+def test_a_channel_going_dark_lowers_confidence(database: Database, model_hub: ModelHub) -> None:
+    from pipelines.ingest import Ingestor, IngestPolicy
+    from sentiment_service.accounts import AccountIn, upsert_account
+    from sentiment_service.health.scoring import HealthScore
+    from tests.factories import message
+
+    chats = [
+        message(
+            f"chat-{i}",
+            account_id="quiet",
+            source="chat",
+            source_system="intercom",
+            text=f"Quick question number {i} about exports",
+            created_at=f"2026-08-{1 + 2 * i:02d}T10:00:00Z",
+        )
+        for i in range(12)
+    ]
+    tickets = [
+        message(
+            f"t-{i}",
+            account_id="quiet",
+            text=f"Ticket {i}: the sync works fine now",
+            created_at=f"2026-10-{20 + 2 * i:02d}T10:00:00Z",
+        )
+        for i in range(5)
+    ]
+    with database.session() as session:
+        upsert_account(session, "quiet", AccountIn(name="Quiet"), actor="t")
+        Ingestor(session, IngestPolicy(), channel="t", actor="t").messages(chats + tickets)
+    from pipelines.scoring import ScoringWorker
+    from pipelines.topics import topic_model
+
+    ScoringWorker(
+        database, model_hub.scorer(), topics=lambda s: topic_model(s, model_hub), worker_id="t"
+    ).drain()
+    with database.session() as session:
+        [record] = [
+            r for r in score_day(session, DAY, basis="event") if r.scorecard == "churn_risk"
+        ]
+        dark = [d["source"] for d in record.explanation["dark_sources"]]
+        computed = HealthScore.model_validate(record.explanation).confidence
+    assert dark == ["chat"]
+    assert record.confidence == pytest.approx(computed * 0.85, abs=1e-4)
