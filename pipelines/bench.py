@@ -26,6 +26,7 @@ from sqlalchemy import insert
 from tqdm import tqdm
 
 from evaluation.bench import _reset_peak_rss, _rss_mb
+from sentiment_service.sample_loader import SAMPLE_DIR
 from sentiment_service.storage import migrate
 from sentiment_service.storage.database import Database
 from sentiment_service.storage.tables import Account, Message, MessageScore, MessageTopic
@@ -51,8 +52,13 @@ def _database(url: str | None) -> tuple[Database, str]:
 def fill(
     database: Database, messages: int, accounts: int, *, seed: int = 7, chunk: int = 20_000
 ) -> float:
-    """Insert synthetic customer messages (a year), a score for each and topics for half."""
+    """Insert synthetic customer messages (a year; texts cycle through the bundled sample
+    messages), a score for each and topics for half."""
     rng = random.Random(seed)
+    samples = [
+        json.loads(line)["text"]
+        for line in (SAMPLE_DIR / "messages.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     started = time.perf_counter()
     with database.session() as session:
         session.execute(
@@ -81,7 +87,7 @@ def fill(
                         "external_id": str(i),
                         "account_id": f"a{rng.randrange(accounts):05d}",
                         "author_role": "customer",
-                        "text": f"Synthetic message {i}",
+                        "text": f"{samples[i % len(samples)]} (#{i})",
                         "created_at": at,
                         "ingested_at": at,
                         "updated_at": at,
