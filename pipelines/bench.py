@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
+from sqlmodel import col, select
 from tqdm import tqdm
 
 from evaluation.bench import _reset_peak_rss, _rss_mb
@@ -207,7 +208,7 @@ def bench_worker(limit: int | None) -> dict[str, Any]:
     database, _ = _database(None)
     load_sample_data(database, IngestPolicy())
     with database.session() as session:
-        texts = [m.text for m in session.query(Message).order_by(Message.id).all()][:limit]
+        texts = list(session.exec(select(Message.text).order_by(col(Message.id))).all())[:limit]
     hub = ModelHub()
     scorer = hub.scorer()
     with database.session() as session:

@@ -156,7 +156,9 @@ def test_backtest_and_chart(client: TestClient, keys: dict[Role, str], scored: D
     assert "churn_risk_without_sentiment" in body["backtests"] and body["comparison"]
     png = client.get("/v1/scorecards/churn_risk/backtest.png?horizon_days=10", headers=analyst)
     assert png.headers["content-type"] == "image/png" and png.content[:4] == b"\x89PNG"
-    drift = client.get("/v1/scorecards/churn_risk/drift?day=2026-10-31&reference_days=20", headers=analyst)
+    drift = client.get(
+        "/v1/scorecards/churn_risk/drift?day=2026-10-31&reference_days=20", headers=analyst
+    )
     assert drift.status_code == 200 and drift.json()["components"]
 
 
