@@ -25,6 +25,7 @@ from pipelines.scoring import ScoringWorker, queue_length
 from pipelines.snapshots import days
 from pipelines.topics import active_taxonomy, topic_model
 from pipelines.topics import retopic as retopic_messages
+from sentiment_service.alerts.cli import alerts_command
 from sentiment_service.auth.keys import create_key, revoke_key
 from sentiment_service.errors import NotFoundError, ServiceError
 from sentiment_service.health.cli import health_app
@@ -54,6 +55,9 @@ app.command("evaluate", help="Measure model accuracy on a labelled file (JSON an
 )
 app.command("evaluate-topics", help="Measure topic assignment on a labelled file (JSON).")(
     evaluate_topics_command
+)
+app.command("alerts", help="Evaluate alert rules once and deliver to webhooks (JSON summary).")(
+    alerts_command
 )
 
 

@@ -14,9 +14,11 @@ from fastapi.openapi.utils import get_openapi
 from sentiment_service import __version__
 from sentiment_service.api.middleware import RequestContextMiddleware
 from sentiment_service.api.problems import install_problem_handlers
+from sentiment_service.api.ratelimit import add_rate_limiting
 from sentiment_service.api.routes import (
     account_health,
     accounts,
+    alerts,
     evaluations,
     features,
     health,
@@ -32,6 +34,7 @@ from sentiment_service.api.routes import (
 )
 from sentiment_service.api.telemetry import ApiMetrics
 from sentiment_service.auth.keys import ensure_key
+from sentiment_service.dashboard import install_dashboard
 from sentiment_service.errors import NotReadyError
 from sentiment_service.logs import configure_logging
 from sentiment_service.model_hub import ModelHub
@@ -106,8 +109,11 @@ def create_app(
         scorecards,
         account_health,
         features,
+        alerts,
     ):
         app.include_router(module.router)
+    add_rate_limiting(app, settings)  # innermost: sees the request id and the key id
+    install_dashboard(app, settings)  # web pages at /, /accounts, /topics, /scorecards
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -76,6 +76,19 @@ ENDPOINTS: list[tuple[str, str, Any, Permission | None]] = [
     ("GET", "/v1/features", None, Permission.READ),
     ("GET", "/v1/features/catalog", None, Permission.READ),
     ("GET", "/v1/features/export", None, Permission.READ),
+    (
+        "POST",
+        "/v1/alerts/rules",
+        {"name": "matrix", "kind": "data_dark", "webhook_url": "http://127.0.0.1:9/hook"},
+        Permission.ADMIN,
+    ),
+    ("GET", "/v1/alerts/rules", None, Permission.READ),
+    ("GET", "/v1/alerts/rules/999999", None, Permission.READ),
+    ("PATCH", "/v1/alerts/rules/999999", {"enabled": False}, Permission.ADMIN),
+    ("DELETE", "/v1/alerts/rules/999999", None, Permission.ADMIN),
+    ("POST", "/v1/alerts/evaluate", None, Permission.ADMIN),
+    ("GET", "/v1/alerts/events", None, Permission.READ),
+    ("GET", "/v1/alerts/deliveries", None, Permission.READ),
 ]
 
 
@@ -84,6 +97,7 @@ def _template(path: str) -> str:
         ("/v1/keys/", "key_id"),
         ("/v1/evaluations/", "run_id"),
         ("/v1/messages/", "message_id"),
+        ("/v1/alerts/rules/", "rule_id"),
     ):
         if path.startswith(prefix):
             path = path.replace("999999", "{" + name + "}")

@@ -10,11 +10,12 @@ from typing import Annotated, Any, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlmodel import Session, col, select
 
 from pipelines.features import FEATURE_CATALOG, account_features, as_json
+from sentiment_service.api import caching
 from sentiment_service.api.deps import DatabaseDep, Reader
 from sentiment_service.errors import InvalidInputError
 from sentiment_service.storage.tables import Account
@@ -71,8 +72,10 @@ def catalog(_: Reader) -> list[dict[str, str]]:
     return [{"name": d.name, "kind": d.kind, "description": d.description} for d in FEATURE_CATALOG]
 
 
-@router.get("", summary="Point-in-time features per account")
+@router.get("", response_model=dict[str, Any], summary="Point-in-time features per account")
 def features(
+    request: Request,
+    response: Response,
     _: Reader,
     database: DatabaseDep,
     accounts: Annotated[str | None, Query(description="Comma-separated ids (max 1000)")] = None,
@@ -81,17 +84,24 @@ def features(
     basis: Literal["known", "event"] = "known",
     cursor: Annotated[str | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_ACCOUNTS)] = 200,
-) -> dict[str, Any]:
+) -> dict[str, Any] | Response:
     """Features at `as_of` (default now) from data created - and, with basis `known`, also
-    ingested - by then. Without `accounts`, pages through every account (`next_cursor`)."""
+    ingested - by then. Without `accounts`, pages through every account (`next_cursor`).
+    Answers carry an ETag and Last-Modified; send them back (If-None-Match,
+    If-Modified-Since) to get a 304 while the data is unchanged."""
     moment = _as_of(as_of)
     chosen = _names(names)
     with database.session() as session:
+        clock = [] if as_of is not None else [moment.replace(second=0, microsecond=0)]
+        current = caching.validators(session, request, caching.feature_facts(), extra=clock)
+        if (unchanged := caching.not_modified(request, current)) is not None:
+            return unchanged
         ids = _account_ids(session, accounts, cursor, limit)
         next_cursor = None
         if not accounts and len(ids) > limit:
             ids, next_cursor = ids[:limit], ids[limit - 1]
         values = account_features(session, ids, moment, basis=basis)
+    caching.set_headers(response, current)
     return {
         "as_of": moment.isoformat(),
         "basis": basis,

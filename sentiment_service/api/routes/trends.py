@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
 from pipelines.rollups import ALL_SOURCES
 from sentiment_service.accounts import AccountId
+from sentiment_service.api import caching
 from sentiment_service.api.deps import DatabaseDep, Reader
 from sentiment_service.errors import NotFoundError
 from sentiment_service.storage.tables import Account, AccountDailyRollup
@@ -75,18 +76,25 @@ def _out(points: list[TrendPoint]) -> list[TrendPointOut]:
 )
 def account_trend(
     account_id: AccountId,
+    request: Request,
+    response: Response,
     _: Reader,
     database: DatabaseDep,
     granularity: Granularity = "week",
     source: SourceFilter = ALL_SOURCES,
     since: date | None = None,
     until: date | None = None,
-) -> TrendOut:
-    """Customer messages of the account bucketed by day, week or month."""
+) -> TrendOut | Response:
+    """Customer messages of the account bucketed by day, week or month (with an ETag and
+    Last-Modified: If-None-Match / If-Modified-Since get a 304 while nothing changed)."""
     with database.session() as session:
         if session.get(Account, account_id) is None:
             raise NotFoundError(f"account {account_id!r} does not exist", field="account_id")
+        current = caching.validators(session, request, caching.trend_facts(account_id))
+        if (unchanged := caching.not_modified(request, current)) is not None:
+            return unchanged
         rows = _daily(session, source, since, until, [account_id])
+    caching.set_headers(response, current)
     return TrendOut(
         scope=f"account:{account_id}",
         granularity=granularity,
@@ -99,6 +107,8 @@ def account_trend(
     "/sentiment/trend", response_model=TrendOut, summary="Portfolio or segment sentiment over time"
 )
 def portfolio_trend(
+    request: Request,
+    response: Response,
     _: Reader,
     database: DatabaseDep,
     segment: str | None = None,
@@ -106,14 +116,18 @@ def portfolio_trend(
     source: SourceFilter = ALL_SOURCES,
     since: date | None = None,
     until: date | None = None,
-) -> TrendOut:
-    """All accounts, or those of one segment, summed per bucket."""
+) -> TrendOut | Response:
+    """All accounts, or those of one segment, summed per bucket (conditional GETs as above)."""
     with database.session() as session:
+        current = caching.validators(session, request, caching.trend_facts())
+        if (unchanged := caching.not_modified(request, current)) is not None:
+            return unchanged
         accounts = None
         if segment is not None:
             accounts = list(session.exec(select(Account.id).where(Account.segment == segment)))
         rows = _daily(session, source, since, until, accounts)
     scope = f"segment:{segment}" if segment else "portfolio"
+    caching.set_headers(response, current)
     return TrendOut(
         scope=scope, granularity=granularity, source=source, points=_out(trend(rows, granularity))
     )
