@@ -16,9 +16,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from pipelines.dedupe import content_hash
+from pipelines.dedupe import NEAR_DUPLICATE_WINDOW, content_hash, template_hash
 from pipelines.language import shared_detector
 from pipelines.queue import enqueue
 from pipelines.records import (
@@ -212,6 +212,7 @@ class Ingestor:
             text, redactions = redacted.text, redacted.count
             metadata = self.redactor.redact_payload(metadata)
         digest = content_hash(text)
+        template = template_hash(text, record.author_role.value)
         language = record.language
         if language is None and self.policy.detect_language:
             language = shared_detector().detect(text)
@@ -229,6 +230,7 @@ class Ingestor:
             "created_at": record.created_at,
             "language": language,
             "content_hash": digest,
+            "template_hash": template,
             "thread_id": record.thread_id,
             "redactions": redactions,
             "extra": _jsonable(metadata) or None,
@@ -264,6 +266,18 @@ class Ingestor:
                     code="same_content",
                     reason=f"same text already stored as message {same_text.id}",
                 )
+            near = self._near_duplicate(record, template)
+            if near is not None:
+                return ItemResult(
+                    index,
+                    "duplicate",
+                    near.id,
+                    code="near_duplicate",
+                    reason=(
+                        f"same text as message {near.id} apart from quotes, signature, "
+                        "names, numbers and links, sent shortly before or after it"
+                    ),
+                )
         message = Message(
             source_system=record.source_system, external_id=record.external_id, **fields
         )
@@ -272,6 +286,25 @@ class Ingestor:
         assert message.id is not None
         enqueue(self.session, [message.id])
         return ItemResult(index, "accepted", message.id)
+
+    def _near_duplicate(self, record: MessageRecord, template: str) -> Message | None:
+        """A stored message of the same account, author kind and source with the same
+        template, within the author kind's window (see pipelines/dedupe.py)."""
+        window = NEAR_DUPLICATE_WINDOW.get(record.author_role.value)
+        if window is None:
+            return None
+        return self.session.exec(
+            select(Message)
+            .where(
+                Message.account_id == record.account_id,
+                Message.template_hash == template,
+                Message.author_role == record.author_role.value,
+                Message.source == record.source.value,
+                col(Message.created_at) >= record.created_at - window,
+                col(Message.created_at) <= record.created_at + window,
+            )
+            .limit(1)
+        ).first()
 
     def _store_metric(self, index: int, record: MetricRecord) -> ItemResult:
         existing = self.session.exec(

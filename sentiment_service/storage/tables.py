@@ -73,6 +73,7 @@ class Message(SQLModel, table=True):
         UniqueConstraint("source_system", "external_id", name="uq_messages_source_external"),
         UniqueConstraint("account_id", "content_hash", name="uq_messages_account_hash"),
         Index("ix_messages_account_created", "account_id", "created_at"),
+        Index("ix_messages_account_template", "account_id", "template_hash"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -87,6 +88,8 @@ class Message(SQLModel, table=True):
     updated_at: datetime = _utc()
     language: str | None = Field(default=None, max_length=16)
     content_hash: str = Field(max_length=64)
+    # hash of the text without quotes, signature, greeting, numbers and links (near-duplicates)
+    template_hash: str | None = Field(default=None, max_length=64)
     thread_id: str | None = Field(default=None, max_length=256, index=True)
     redactions: int = 0
     extra: dict[str, Any] | None = _json()
