@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import torch
-from onnxruntime.quantization import QuantType, quantize_dynamic
 from torch import nn
 
 from models.checksums import file_sha256, verify
@@ -140,7 +139,13 @@ def export_fp32(model: MeanPoolingEncoder, path: Path) -> Path:
 
 
 def quantize_int8(fp32_path: Path, int8_path: Path) -> Path:
-    """Dynamic int8 quantisation with per-channel weight scales (activations at run time)."""
+    """Dynamic int8 quantisation with per-channel weight scales (activations at run time).
+
+    Needs the `onnx` package (imported here, so that the torch encoder used by the few-shot
+    code loads without it).
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
     int8_path.parent.mkdir(parents=True, exist_ok=True)
     quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8, per_channel=True)
     return int8_path
@@ -372,11 +377,11 @@ texts, each encoded alone versus all {c.batch_texts} in one batch:
 | int8 ONNX (this artifact) | {c.batch_max_abs_diff_int8:.2e} | {c.batch_min_cosine_int8:.5f} |
 | fp32 torch (reference) | {c.batch_max_abs_diff_fp32:.2e} | - |
 
-So results are batch-dependent at the level shown in the first row: far below the
-differences between topics, but a text's embedding (and a similarity score printed to many
-decimals) is not bit-for-bit reproducible across different batchings. Callers that need
-exact reproducibility should encode with a fixed `batch_size=1` (slower) or store the
-embeddings they computed.
+So results are batch-dependent: a text's embedding, and any similarity printed to many
+decimals, changes with what it is batched with (the fp32 graph does not show this). The
+effect on topic decisions is measured in `evaluation/proxy_descriptions/RESULTS.md`.
+Callers that need exact reproducibility should encode with a fixed `batch_size=1` (slower,
+and also what a single-message request does) or store the embeddings they computed.
 
 ## Intended use and limits
 - Topic assignment by similarity to written topic descriptions (zero-shot), few-shot heads,
