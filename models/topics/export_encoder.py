@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from models.checksums import file_sha256, verify
+from models.onnx_export import OPSET, export_fp32, quantize_int8
 from models.sentiment.modeling import MINILM_NAME, MINILM_SHA256
 from models.topics.encoder import (
     DEFAULT_ARTIFACT,
@@ -44,7 +45,6 @@ from models.topics.encoder import (
     pad_ids,
 )
 
-OPSET = 17
 MAX_LENGTH = 128
 DIMENSION = 384
 MODEL_FILE = "model.int8.onnx"
@@ -111,44 +111,6 @@ def torch_encode(
             input_ids, mask = pad_ids([ids[i] for i in chunk])
             out[chunk] = model(torch.from_numpy(input_ids), torch.from_numpy(mask)).numpy()
     return l2_normalize(out)
-
-
-def export_fp32(model: MeanPoolingEncoder, path: Path) -> Path:
-    """Write the fp32 ONNX graph: inputs input_ids/attention_mask, output embeddings."""
-    model.eval()
-    dummy_ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]], dtype=torch.long)
-    dummy_mask = (dummy_ids != 0).long()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
-        torch.onnx.export(
-            model,
-            (dummy_ids, dummy_mask),
-            str(path),
-            input_names=["input_ids", "attention_mask"],
-            output_names=["embeddings"],
-            dynamic_axes={
-                "input_ids": {0: "batch", 1: "sequence"},
-                "attention_mask": {0: "batch", 1: "sequence"},
-                "embeddings": {0: "batch"},
-            },
-            opset_version=OPSET,
-            do_constant_folding=True,
-            dynamo=False,
-        )
-    return path
-
-
-def quantize_int8(fp32_path: Path, int8_path: Path) -> Path:
-    """Dynamic int8 quantisation with per-channel weight scales (activations at run time).
-
-    Needs the `onnx` package (imported here, so that the torch encoder used by the few-shot
-    code loads without it).
-    """
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    int8_path.parent.mkdir(parents=True, exist_ok=True)
-    quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8, per_channel=True)
-    return int8_path
 
 
 def sample_texts(path: Path = SAMPLE_MESSAGES, limit: int = 400) -> list[str]:
@@ -403,7 +365,7 @@ def build(out: Path, *, threads: int, command: str, scratch: Path | None = None)
     torch.set_num_threads(threads)
     model = load_base_encoder(base_dir)
     with tempfile.TemporaryDirectory(dir=scratch) as tmp:
-        fp32_path = export_fp32(model, Path(tmp) / "model.fp32.onnx")
+        fp32_path = export_fp32(model, Path(tmp) / "model.fp32.onnx", "embeddings")
         quantize_int8(fp32_path, out / MODEL_FILE)
         shutil.copyfile(base_dir / TOKENIZER_FILE, out / TOKENIZER_FILE)
         manifest = write_manifest(out, base_dir, command)
