@@ -7,14 +7,48 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from pipelines.queue import active_version
-from sentiment_service.accounts import AccountId, AccountIn, AccountOut, account_out, upsert_account
+from pipelines.topics import active_taxonomy
+from sentiment_service import config_store
+from sentiment_service.accounts import (
+    INCLUDE_SECTIONS,
+    AccountId,
+    AccountIn,
+    AccountListItemOut,
+    AccountOut,
+    AccountSentimentOut,
+    AccountSort,
+    AccountTopicsWindowOut,
+    NegativeMessageOut,
+    account_out,
+    account_sentiment,
+    account_top_topics,
+    negative_evidence,
+    parse_include,
+    sentiment_anchor,
+    upsert_account,
+)
+from sentiment_service.accounts import list_accounts as read_accounts
 from sentiment_service.api.deps import DatabaseDep, Ingester, Reader
+from sentiment_service.api.routes.account_health import (
+    OverrideOut,
+    _latest_record,
+    _override_out,
+    _score_view,
+)
 from sentiment_service.api.schemas import MAX_ID, Page
-from sentiment_service.errors import NotFoundError
-from sentiment_service.storage.tables import Account, Message, MessageScore
+from sentiment_service.errors import InvalidInputError, NotFoundError
+from sentiment_service.health import service
+from sentiment_service.health.scorecard import (
+    UNKNOWN_BAND,
+    Scorecard,
+    load_default_scorecards,
+)
+from sentiment_service.storage.tables import Account, HealthOverride, Message, MessageScore
+from sentiment_service.storage.types import utcnow
+from sentiment_service.topic_insights import topic_names
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 AccountPath = Annotated[AccountId, Path(description="Our id of the account")]
@@ -41,38 +75,166 @@ def put_account(
     return view
 
 
-@router.get("/{account_id}", response_model=AccountOut, summary="One account")
-def get_account(account_id: AccountPath, _: Reader, database: DatabaseDep) -> AccountOut:
-    """The account's stored fields and vendor ids."""
+class AccountHealthSectionOut(BaseModel):
+    """The account's health as GET /v1/accounts/{id}/health shows it, without evidence quotes."""
+
+    scores: list[dict[str, Any]]
+    not_scored_yet: list[str]
+    dark_sources: list[dict[str, Any]]
+
+
+class AccountDetailOut(AccountOut):
+    """An account with the sections asked for in `include` (absent when not asked for)."""
+
+    health: AccountHealthSectionOut | None = None
+    sentiment: AccountSentimentOut | None = None
+    topics: AccountTopicsWindowOut | None = None
+    evidence: list[NegativeMessageOut] | None = None
+    overrides: list[OverrideOut] | None = None
+
+
+def _health_section(session: Session, account_id: str, now: datetime) -> AccountHealthSectionOut:
+    scores, unscored = [], []
+    for versioned in service.active_scorecards(session):
+        record = _latest_record(session, account_id, versioned.card.id, None)
+        if record is None:
+            unscored.append(versioned.card.id)
+        else:
+            scores.append(_score_view(session, record, now, False))
+    dark = service.account_dark_sources(session, account_id, now)
+    return AccountHealthSectionOut(
+        scores=scores,
+        not_scored_yet=unscored,
+        dark_sources=[d.model_dump(mode="json") for d in dark],
+    )
+
+
+def _active_overrides(session: Session, account_id: str, now: datetime) -> list[OverrideOut]:
+    rows = session.exec(
+        select(HealthOverride)
+        .where(
+            HealthOverride.account_id == account_id,
+            col(HealthOverride.removed_at).is_(None),
+            col(HealthOverride.created_at) <= now,
+            col(HealthOverride.expires_at) > now,
+        )
+        .order_by(col(HealthOverride.created_at).desc(), col(HealthOverride.id).desc())
+    ).all()
+    return [_override_out(row, now) for row in rows]
+
+
+@router.get(
+    "/{account_id}",
+    response_model=AccountDetailOut,
+    response_model_exclude_unset=True,
+    summary="One account",
+)
+def get_account(
+    account_id: AccountPath,
+    _: Reader,
+    database: DatabaseDep,
+    include: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Comma list of extra sections: " + ", ".join(INCLUDE_SECTIONS),
+        ),
+    ] = None,
+) -> AccountOut:
+    """The account's stored fields and vendor ids, and on request: `health` (latest score per
+    scorecard, explained, as GET /v1/accounts/{id}/health without quotes), `sentiment` (30- and
+    90-day means, negative shares and 30-day change, windows ending on the portfolio's latest
+    rollup day), `topics` (top topics of the 30-day window), `evidence` (newest negative
+    customer messages) and `overrides` (those in force)."""
+    sections = parse_include(include)
+    now = utcnow()
     with database.session() as session:
         account = session.get(Account, account_id)
         if account is None:
             raise NotFoundError(f"account {account_id!r} does not exist", field="account_id")
-        return account_out(session, account)
+        view = account_out(session, account)
+        if not sections:
+            return view
+        extra: dict[str, Any] = {}
+        anchor = sentiment_anchor(session) if sections & {"sentiment", "topics"} else None
+        if "health" in sections:
+            extra["health"] = _health_section(session, account_id, now)
+        if "sentiment" in sections:
+            extra["sentiment"] = account_sentiment(session, account_id, anchor)
+        if "topics" in sections:
+            taxonomy, _version = active_taxonomy(session)
+            extra["topics"] = account_top_topics(session, account_id, anchor, topic_names(taxonomy))
+        if "evidence" in sections:
+            extra["evidence"] = negative_evidence(session, account_id)
+        if "overrides" in sections:
+            extra["overrides"] = _active_overrides(session, account_id, now)
+        return AccountDetailOut(**view.model_dump(), **extra)
 
 
-@router.get("", response_model=Page[AccountOut], summary="List accounts")
+def _band_names(session: Session, scorecard: str) -> list[str]:
+    """The bands of the scorecard in force and `unknown` (stored for accounts without data),
+    read without storing the shipped defaults."""
+    stored = config_store.latest(session, service.SCORECARD_KIND, scorecard)
+    if stored is not None:
+        card: Scorecard | None = Scorecard.model_validate(stored.body)
+    else:
+        card = next((c for c in load_default_scorecards() if c.id == scorecard), None)
+    if card is None:
+        raise InvalidInputError(f"no scorecard {scorecard!r}", field="scorecard")
+    return [band.name for band in card.bands] + [UNKNOWN_BAND]
+
+
+@router.get("", response_model=Page[AccountListItemOut], summary="List accounts")
 def list_accounts(
     _: Reader,
     database: DatabaseDep,
     segment: str | None = None,
     owner: str | None = None,
+    band: Annotated[
+        str | None,
+        Query(max_length=32, description="Band of the latest stored score under `scorecard`"),
+    ] = None,
+    scorecard: Annotated[
+        str, Query(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="Scorecard of `health`")
+    ] = "churn_risk",
+    min_sentiment_change: Annotated[
+        float | None, Query(ge=-2, le=2, allow_inf_nan=False, description="30-day change >=")
+    ] = None,
+    max_sentiment_change: Annotated[
+        float | None, Query(ge=-2, le=2, allow_inf_nan=False, description="30-day change <=")
+    ] = None,
+    sort: Annotated[
+        AccountSort,
+        Query(
+            description="id (default, pages by id), or by health score or 30-day sentiment "
+            "change (pages by offset); a leading '-' sorts descending, accounts without a value "
+            "come last, ties go by id",
+        ),
+    ] = "id",
     cursor: Annotated[str | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> Page[AccountOut]:
-    """Accounts ordered by id, filtered by segment and owner, a page at a time."""
+) -> Page[AccountListItemOut]:
+    """Accounts filtered by segment, owner, health band and 30-day sentiment change, ordered
+    by id (default) or by health score or sentiment change, a page at a time. Each carries
+    its latest stored (computed) score under `scorecard`, its mean sentiment over the 30 days
+    ending on the portfolio's latest rollup day, and the change from the 30 days before."""
     with database.session() as session:
-        query = select(Account).order_by(col(Account.id)).limit(limit + 1)
-        if segment is not None:
-            query = query.where(Account.segment == segment)
-        if owner is not None:
-            query = query.where(Account.owner == owner)
-        if cursor is not None:
-            query = query.where(col(Account.id) > cursor)
-        rows = list(session.exec(query).all())
-        items = [account_out(session, row) for row in rows[:limit]]
-    next_cursor = items[-1].id if len(rows) > limit else None
-    return Page[AccountOut](items=items, next_cursor=next_cursor)
+        names = _band_names(session, scorecard)
+        if band is not None and band not in names:
+            raise InvalidInputError(f"band must be one of {names}", field="band")
+        items, next_cursor = read_accounts(
+            session,
+            segment=segment,
+            owner=owner,
+            scorecard=scorecard,
+            band=band,
+            min_change=min_sentiment_change,
+            max_change=max_sentiment_change,
+            sort=sort,
+            cursor=cursor,
+            limit=limit,
+        )
+    return Page[AccountListItemOut](items=items, next_cursor=next_cursor)
 
 
 class ScoredMessageOut(BaseModel):

@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
+from sqlalchemy import Select, func
 from sqlmodel import Session, col, select
 
 from pipelines.rollups import ALL_SOURCES
+from pipelines.topics import active_taxonomy
 from sentiment_service.accounts import AccountId
 from sentiment_service.api import caching
 from sentiment_service.api.deps import DatabaseDep, Reader
-from sentiment_service.errors import NotFoundError
-from sentiment_service.storage.tables import Account, AccountDailyRollup
+from sentiment_service.errors import InvalidInputError, NotFoundError
+from sentiment_service.storage.tables import Account, AccountDailyRollup, AccountDailyTopicRollup
 from sentiment_service.trends import DailyCounts, Granularity, TrendPoint, trend
 
 router = APIRouter(prefix="/v1", tags=["sentiment"])
 SourceFilter = Annotated[
     str, Query(pattern="^(all|ticket|chat|survey|social|csm_note)$", description="Channel")
+]
+TopicFilter = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="A topic key of the taxonomy in force: the series then counts the topic's "
+        "mentions, with its aspect sentiment (all channels)",
+    ),
 ]
 
 
@@ -35,11 +45,13 @@ class TrendPointOut(BaseModel):
 
 
 class TrendOut(BaseModel):
-    """A trend of customer-written messages."""
+    """A trend of customer-written messages (or, with `topic`, of that topic's mentions:
+    message_count is then the mentions and the means and shares are of aspect sentiment)."""
 
     scope: str
     granularity: Granularity
     source: str
+    topic: str | None
     points: list[TrendPointOut]
 
 
@@ -65,8 +77,75 @@ def _daily(
     ]
 
 
+def _topic_daily(
+    session: Session,
+    topic: str,
+    since: date | None,
+    until: date | None,
+    accounts: list[str] | None,
+) -> list[DailyCounts]:
+    """A topic's daily rollups as trend rows: mentions stand for messages, and the topic's
+    aspect sentiment for the messages' scores."""
+    rollup = AccountDailyTopicRollup
+    query = select(rollup).where(rollup.topic == topic)
+    if accounts is not None:
+        query = query.where(col(rollup.account_id).in_(accounts))
+    if since is not None:
+        query = query.where(col(rollup.day) >= since)
+    if until is not None:
+        query = query.where(col(rollup.day) <= until)
+    return [
+        DailyCounts(
+            r.day, r.mentions, r.scored_count, r.score_sum, r.negative_count, r.positive_count
+        )
+        for r in session.exec(query).all()
+    ]
+
+
+def _topic_facts(account_id: str | None) -> Select[Any]:
+    """What a topic trend reads beyond a plain trend's facts: the topic rollups (rewritten by
+    delete + insert, so the highest id moves with every change)."""
+    rollup = AccountDailyTopicRollup
+    facts = select(func.count(), func.max(rollup.id), func.max(rollup.updated_at))
+    if account_id is not None:
+        facts = facts.where(rollup.account_id == account_id)
+    return facts
+
+
 def _out(points: list[TrendPoint]) -> list[TrendPointOut]:
     return [TrendPointOut(**vars(point)) for point in points]
+
+
+def _check_topic(session: Session, topic: str | None, source: str) -> None:
+    """422 for a topic key outside the taxonomy in force, or a topic with one channel."""
+    if topic is None:
+        return
+    taxonomy, _ = active_taxonomy(session)
+    if topic not in {known.key for known in taxonomy.all_topics()}:
+        raise InvalidInputError(f"topic '{topic}' is not in the taxonomy in force", field="topic")
+    if source != ALL_SOURCES:
+        raise InvalidInputError(
+            "topic trends cover all channels; leave source out or set it to 'all'",
+            field="source",
+        )
+
+
+def _facts(account_id: str | None, topic: str | None) -> list[Select[Any]]:
+    facts = caching.trend_facts(account_id)
+    return facts if topic is None else [*facts, _topic_facts(account_id)]
+
+
+def _rows(
+    session: Session,
+    topic: str | None,
+    source: str,
+    since: date | None,
+    until: date | None,
+    accounts: list[str] | None,
+) -> list[DailyCounts]:
+    if topic is not None:
+        return _topic_daily(session, topic, since, until, accounts)
+    return _daily(session, source, since, until, accounts)
 
 
 @router.get(
@@ -84,21 +163,25 @@ def account_trend(
     source: SourceFilter = ALL_SOURCES,
     since: date | None = None,
     until: date | None = None,
+    topic: TopicFilter = None,
 ) -> TrendOut | Response:
     """Customer messages of the account bucketed by day, week or month (with an ETag and
-    Last-Modified: If-None-Match / If-Modified-Since get a 304 while nothing changed)."""
+    Last-Modified: If-None-Match / If-Modified-Since get a 304 while nothing changed); with
+    `topic`, the mentions of that topic and their aspect sentiment."""
     with database.session() as session:
         if session.get(Account, account_id) is None:
             raise NotFoundError(f"account {account_id!r} does not exist", field="account_id")
-        current = caching.validators(session, request, caching.trend_facts(account_id))
+        _check_topic(session, topic, source)
+        current = caching.validators(session, request, _facts(account_id, topic))
         if (unchanged := caching.not_modified(request, current)) is not None:
             return unchanged
-        rows = _daily(session, source, since, until, [account_id])
+        rows = _rows(session, topic, source, since, until, [account_id])
     caching.set_headers(response, current)
     return TrendOut(
         scope=f"account:{account_id}",
         granularity=granularity,
         source=source,
+        topic=topic,
         points=_out(trend(rows, granularity)),
     )
 
@@ -116,18 +199,25 @@ def portfolio_trend(
     source: SourceFilter = ALL_SOURCES,
     since: date | None = None,
     until: date | None = None,
+    topic: TopicFilter = None,
 ) -> TrendOut | Response:
-    """All accounts, or those of one segment, summed per bucket (conditional GETs as above)."""
+    """All accounts, or those of one segment, summed per bucket (conditional GETs as above);
+    with `topic`, the mentions of that topic and their aspect sentiment."""
     with database.session() as session:
-        current = caching.validators(session, request, caching.trend_facts())
+        _check_topic(session, topic, source)
+        current = caching.validators(session, request, _facts(None, topic))
         if (unchanged := caching.not_modified(request, current)) is not None:
             return unchanged
         accounts = None
         if segment is not None:
             accounts = list(session.exec(select(Account.id).where(Account.segment == segment)))
-        rows = _daily(session, source, since, until, accounts)
+        rows = _rows(session, topic, source, since, until, accounts)
     scope = f"segment:{segment}" if segment else "portfolio"
     caching.set_headers(response, current)
     return TrendOut(
-        scope=scope, granularity=granularity, source=source, points=_out(trend(rows, granularity))
+        scope=scope,
+        granularity=granularity,
+        source=source,
+        topic=topic,
+        points=_out(trend(rows, granularity)),
     )
