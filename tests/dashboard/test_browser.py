@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +47,10 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def live_server(
-    scored_url: str, scored_db: Database, model_hub: ModelHub, tmp_path_factory: Any
-) -> Iterator[str]:
-    """The app served by uvicorn in a thread on a free local port; its base URL."""
-    app = create_app(
-        dashboard_settings(scored_url, tmp_path_factory.mktemp("live")), scored_db, model_hub
-    )
+@contextmanager
+def serve(url: str, database: Database, model_hub: ModelHub, data_dir: Path) -> Iterator[str]:
+    """The app on `url`, served by uvicorn in a thread on a free local port; its base URL."""
+    app = create_app(dashboard_settings(url, data_dir), database, model_hub)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -66,10 +63,21 @@ def live_server(
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("uvicorn did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def live_server(
+    scored_url: str, scored_db: Database, model_hub: ModelHub, tmp_path_factory: Any
+) -> Iterator[str]:
+    """The dashboard on the small scored dataset."""
+    with serve(scored_url, scored_db, model_hub, tmp_path_factory.mktemp("live")) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
