@@ -861,7 +861,7 @@ def _latest_evidence(
     )
 
 
-def _account_topic_stats(
+def account_topic_stats(
     session: Session, account_id: str, period: DayRange, names: dict[str, str]
 ) -> list[AccountTopicOut]:
     rollup = AccountDailyTopicRollup
@@ -894,7 +894,7 @@ def _account_topic_stats(
     return sorted(stats, key=lambda stat: (-stat.mentions, stat.topic))
 
 
-def _account_competitors(
+def account_competitors(
     session: Session, account_id: str, period: DayRange
 ) -> tuple[list[AccountCompetitorOut], int]:
     low, high = period.bounds()
@@ -1008,8 +1008,8 @@ def account_topics(
             raise NotFoundError(f"account {account_id!r} does not exist", field="account_id")
         period = resolve_period(session, start, end)
         taxonomy, version = active_taxonomy(session)
-        topics = _account_topic_stats(session, account_id, period, topic_names(taxonomy))
-        competitors, total = _account_competitors(session, account_id, period)
+        topics = account_topic_stats(session, account_id, period, topic_names(taxonomy))
+        competitors, total = account_competitors(session, account_id, period)
         own, others = _keyphrase_corpus(session, account_id, period)
     return AccountTopicsOut(
         account_id=account_id,

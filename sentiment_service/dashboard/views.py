@@ -20,7 +20,7 @@ from pipelines.rollups import ALL_SOURCES
 from pipelines.snapshots import end_of_day
 from pipelines.topics import active_taxonomy
 from sentiment_service import topic_insights as insights
-from sentiment_service.api.routes.scorecards import _criteria
+from sentiment_service.api.routes.scorecards import criteria_items
 from sentiment_service.health import service
 from sentiment_service.health.overrides import effective_score
 from sentiment_service.health.scoring import HealthScore
@@ -473,7 +473,7 @@ def account(session: Session, account_id: str, now: datetime) -> AccountView | N
         if record is None:
             not_scored.append(card)
             continue
-        scores.append(_score_view(session, record, by_id[card.id], now))
+        scores.append(score_view(session, record, by_id[card.id], now))
     overrides = [
         OverrideView(row, *_override_status(row, now))
         for row in session.exec(
@@ -501,7 +501,7 @@ def account(session: Session, account_id: str, now: datetime) -> AccountView | N
     )
 
 
-def _score_view(
+def score_view(
     session: Session, record: HealthScoreRecord, card: CardInfo, now: datetime
 ) -> ScoreView:
     shown, override = service.effective(session, record, now)
@@ -656,10 +656,10 @@ def account_topics(session: Session, account_id: str) -> AccountTopicsView:
     topics, without the keyphrases, which need the spaCy model)."""
     period = insights.resolve_period(session, None, None)
     taxonomy, _ = active_taxonomy(session)
-    topics = insights._account_topic_stats(
+    topics = insights.account_topic_stats(
         session, account_id, period, insights.topic_names(taxonomy)
     )
-    competitors, total = insights._account_competitors(session, account_id, period)
+    competitors, total = insights.account_competitors(session, account_id, period)
     return AccountTopicsView(
         start=period.start,
         end=period.end,
@@ -716,7 +716,7 @@ def criteria(session: Session, card_id: str) -> CriteriaView | None:
         version=found.version,
         description=card.description,
         bands=[{"name": b.name, "min_score": b.min_score} for b in card.bands],
-        components=_criteria(card),
+        components=criteria_items(card),
         segment_overrides=[
             {
                 "name": o.name,

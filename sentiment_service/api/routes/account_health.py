@@ -85,7 +85,7 @@ def _require_account(session: Session, account_id: str) -> Account:
     return account
 
 
-def _latest_record(
+def latest_record(
     session: Session, account_id: str, card_id: str, day: date | None
 ) -> HealthScoreRecord | None:
     query = select(HealthScoreRecord).where(
@@ -100,7 +100,7 @@ def _latest_record(
     ).first()
 
 
-def _score_view(
+def score_view(
     session: Session, record: HealthScoreRecord, now: datetime, evidence: bool
 ) -> dict[str, Any]:
     shown, override = service.effective(session, record, now)
@@ -155,11 +155,11 @@ def account_health(
         _require_account(session, account_id)
         scores, unscored = [], []
         for versioned in service.active_scorecards(session):
-            record = _latest_record(session, account_id, versioned.card.id, day)
+            record = latest_record(session, account_id, versioned.card.id, day)
             if record is None:
                 unscored.append(versioned.card.id)
                 continue
-            scores.append(_score_view(session, record, now, evidence))
+            scores.append(score_view(session, record, now, evidence))
         as_of = end_of_day(day) if day else now
         dark = [
             d.model_dump(mode="json")

@@ -34,9 +34,9 @@ from sentiment_service.accounts import list_accounts as read_accounts
 from sentiment_service.api.deps import DatabaseDep, Ingester, Reader
 from sentiment_service.api.routes.account_health import (
     OverrideOut,
-    _latest_record,
     _override_out,
-    _score_view,
+    latest_record,
+    score_view,
 )
 from sentiment_service.api.schemas import MAX_ID, Page
 from sentiment_service.errors import InvalidInputError, NotFoundError
@@ -96,11 +96,11 @@ class AccountDetailOut(AccountOut):
 def _health_section(session: Session, account_id: str, now: datetime) -> AccountHealthSectionOut:
     scores, unscored = [], []
     for versioned in service.active_scorecards(session):
-        record = _latest_record(session, account_id, versioned.card.id, None)
+        record = latest_record(session, account_id, versioned.card.id, None)
         if record is None:
             unscored.append(versioned.card.id)
         else:
-            scores.append(_score_view(session, record, now, False))
+            scores.append(score_view(session, record, now, False))
     dark = service.account_dark_sources(session, account_id, now)
     return AccountHealthSectionOut(
         scores=scores,

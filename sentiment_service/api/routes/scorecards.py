@@ -166,7 +166,7 @@ def _transform_words(transform: Any, direction: str) -> str:
     return f"halves every {transform.half_life_days:g} days of age"
 
 
-def _criteria(card: Scorecard) -> list[dict[str, Any]]:
+def criteria_items(card: Scorecard) -> list[dict[str, Any]]:
     total = sum(c.weight for c in card.components)
     return [
         {
@@ -199,7 +199,7 @@ def criteria(
     """What each component measures, how it becomes points, its weight and freshness window."""
     found = _get(database, card_id)
     card = found.card
-    items = _criteria(card)
+    items = criteria_items(card)
     bands = [{"name": b.name, "min_score": b.min_score} for b in card.bands]
     overrides = [
         {"match": o.match, "weights": o.weights, "adds": [a.name for a in o.add_components]}
