@@ -19,6 +19,7 @@ from sentiment_service.api.routes import (
     account_health,
     accounts,
     alerts,
+    erasure,
     evaluations,
     features,
     health,
@@ -110,6 +111,7 @@ def create_app(
         account_health,
         features,
         alerts,
+        erasure,
     ):
         app.include_router(module.router)
     add_rate_limiting(app, settings)  # innermost: sees the request id and the key id

@@ -76,6 +76,7 @@ ENDPOINTS: list[tuple[str, str, Any, Permission | None]] = [
     ("GET", "/v1/features", None, Permission.READ),
     ("GET", "/v1/features/catalog", None, Permission.READ),
     ("GET", "/v1/features/export", None, Permission.READ),
+    ("DELETE", "/v1/accounts/acme", None, Permission.ADMIN),
     (
         "POST",
         "/v1/alerts/rules",
