@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from models.message_sentiment import MessageSentiment, MessageSentimentScorer
@@ -68,8 +68,19 @@ def correction_examples(session: Session, limit: int = 5000) -> list[TopicExampl
 
 
 def topic_model(session: Session, hub: ModelHub) -> TopicAssigner:
-    """The topic model in force: the published taxonomy plus heads from corrections."""
-    return hub.topic_assigner(active_taxonomy(session)[0], correction_examples(session))
+    """The topic model in force: the published taxonomy plus heads from corrections.
+
+    Called per worker batch: the corrections are only read again when their count or newest
+    id changed.
+    """
+    count, newest = session.exec(
+        select(func.count(), func.max(TopicCorrection.id)).select_from(TopicCorrection)
+    ).one()
+    return hub.topic_assigner(
+        active_taxonomy(session)[0],
+        lambda: correction_examples(session),
+        corrections_stamp=f"{count}:{newest}",
+    )
 
 
 def account_attributes(session: Session, account_ids: set[str]) -> dict[str, dict[str, Any]]:

@@ -96,17 +96,28 @@ class ModelHub:
             self.error = None
 
     def topic_assigner(
-        self, taxonomy: Taxonomy | None = None, corrections: Sequence[TopicExample] = ()
+        self,
+        taxonomy: Taxonomy | None = None,
+        corrections: Sequence[TopicExample] | Callable[[], Sequence[TopicExample]] = (),
+        *,
+        corrections_stamp: str | None = None,
     ) -> TopicAssigner:
         """A topic assigner for `taxonomy` (default: the shipped one), with few-shot heads
         trained from people's topic corrections when there are enough; the encoder loads once.
 
-        The last assigner is kept, so asking again with the same inputs costs nothing.
+        The last assigner is kept, so asking again with the same inputs costs nothing. With a
+        `corrections_stamp` (anything that changes when the corrections change), `corrections`
+        may be a loader that is only called when the stamp differs from the kept one.
         """
         taxonomy = taxonomy or load_taxonomy()
-        key = (taxonomy.sha256(), examples_digest(corrections))
+        if corrections_stamp is None:
+            corrections = corrections() if callable(corrections) else corrections
+            corrections_stamp = examples_digest(corrections)
+        key = (taxonomy.sha256(), corrections_stamp)
         if self._assigner is not None and self._assigner_key == key:
             return self._assigner
+        if callable(corrections):
+            corrections = corrections()
         with self._lock:
             try:
                 if self._encoder is None:

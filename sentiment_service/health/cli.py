@@ -21,9 +21,9 @@ from sentiment_service.health.service import (
     get_scorecard,
     save_scorecard,
     score_range,
+    suggest_scorecard_weights,
     without_kinds,
 )
-from sentiment_service.health.weights import component_points, suggest_weights
 from sentiment_service.settings import Settings
 from sentiment_service.storage import migrate
 from sentiment_service.storage.database import Database
@@ -182,26 +182,14 @@ def suggest_weights_command(
     ] = False,
 ) -> None:
     """Fit weights on the outcomes and print the draft with its backtest (never published)."""
-    from pipelines.snapshots import end_of_day
-    from sentiment_service.health.service import attributes_by_account, features_at, score_accounts
-
     database = _database()
     with database.session() as session:
         card = get_scorecard(session, scorecard)
         if card is None:
             typer.echo(f"error: no scorecard {scorecard!r}", err=True)
             raise typer.Exit(2)
-        current = backtest_scorecard(session, card, horizon_days=horizon, basis=_basis(basis))
-        attributes = attributes_by_account(session)
-        samples = []
-        for item in current.items:
-            features = features_at(session, list(attributes), item.as_of, _basis(basis))
-            health = score_accounts(card.card, features, attributes, end_of_day(item.as_of))
-            samples.append(
-                (component_points(health[item.account_id]), item.outcome == card.positive_outcome)
-            )
-        suggestion = suggest_weights(
-            card.card, samples, higher_score_means_positive=not card.lower_is_riskier
+        current, suggestion = suggest_scorecard_weights(
+            session, card, horizon_days=horizon, basis=_basis(basis)
         )
         draft = VersionedScorecard(suggestion.draft, 0)
         draft_backtest = backtest_scorecard(

@@ -53,6 +53,7 @@ from sentiment_service.health.scoring import (
     score_account,
 )
 from sentiment_service.health.transforms import PercentileTransform, percentile_rank
+from sentiment_service.health.weights import SuggestedWeights, component_points, suggest_weights
 from sentiment_service.storage.database import Database
 from sentiment_service.storage.tables import (
     Account,
@@ -482,6 +483,7 @@ class BacktestItem:
     band: str
     effective_score: float | None
     effective_band: str
+    points: dict[str, float | None] = field(default_factory=dict)  # per component, for weights
 
 
 @dataclass
@@ -539,6 +541,7 @@ def backtest_scorecard(
                     health.band,
                     eff.score,
                     eff.band,
+                    component_points(health),
                 )
             )
     positive = versioned.positive_outcome
@@ -765,3 +768,16 @@ def preview_scorecard(
             }
         )
     return sorted(changes, key=lambda c: -abs(c["change"] or 0))
+
+
+def suggest_scorecard_weights(
+    session: Session, versioned: VersionedScorecard, *, horizon_days: int, basis: Basis
+) -> tuple[ScorecardBacktest, SuggestedWeights]:
+    """The scorecard's backtest and weights fitted on the component points it scored
+    (weights.py; raises ValueError when the outcomes cannot support a fit)."""
+    current = backtest_scorecard(session, versioned, horizon_days=horizon_days, basis=basis)
+    samples = [(i.points, i.outcome == versioned.positive_outcome) for i in current.items]
+    suggestion = suggest_weights(
+        versioned.card, samples, higher_score_means_positive=not versioned.lower_is_riskier
+    )
+    return current, suggestion

@@ -17,7 +17,6 @@ from sentiment_service.errors import InvalidInputError, NotFoundError
 from sentiment_service.health import service
 from sentiment_service.health.backtest import backtest_chart_png, compare_backtests
 from sentiment_service.health.scorecard import Scorecard, scorecard_to_dict
-from sentiment_service.health.weights import component_points, suggest_weights
 from sentiment_service.text_rules import StripNul
 
 router = APIRouter(prefix="/v1/scorecards", tags=["scorecards"])
@@ -307,7 +306,7 @@ def backtest(
                 ),
                 "items": [
                     {
-                        **vars(i),
+                        **{k: v for k, v in vars(i).items() if k != "points"},
                         "as_of": i.as_of.isoformat(),
                         "occurred_on": i.occurred_on.isoformat(),
                     }
@@ -359,25 +358,9 @@ def post_suggest_weights(
     its backtest next to the current one. The draft is never published automatically."""
     current = _get(database, card_id)
     with database.session() as session:
-        before = service.backtest_scorecard(
-            session, current, horizon_days=horizon_days, basis="event"
-        )
-        attributes = service.attributes_by_account(session)
-        samples = []
-        for item in before.items:
-            features = service.features_at(session, list(attributes), item.as_of, "event")
-            scores = service.score_accounts(
-                current.card, features, attributes, end_of_day(item.as_of)
-            )
-            samples.append(
-                (
-                    component_points(scores[item.account_id]),
-                    item.outcome == current.positive_outcome,
-                )
-            )
         try:
-            suggestion = suggest_weights(
-                current.card, samples, higher_score_means_positive=not current.lower_is_riskier
+            before, suggestion = service.suggest_scorecard_weights(
+                session, current, horizon_days=horizon_days, basis="event"
             )
         except ValueError as error:
             raise InvalidInputError(str(error), field="outcomes") from None

@@ -55,6 +55,23 @@ class TrendOut(BaseModel):
     points: list[TrendPointOut]
 
 
+def _within(
+    query: Any,
+    rollup: type[AccountDailyRollup] | type[AccountDailyTopicRollup],
+    since: date | None,
+    until: date | None,
+    accounts: list[str] | None,
+) -> Any:
+    """`query` limited to the given accounts and days."""
+    if accounts is not None:
+        query = query.where(col(rollup.account_id).in_(accounts))
+    if since is not None:
+        query = query.where(col(rollup.day) >= since)
+    if until is not None:
+        query = query.where(col(rollup.day) <= until)
+    return query
+
+
 def _daily(
     session: Session,
     source: str,
@@ -63,17 +80,11 @@ def _daily(
     accounts: list[str] | None,
 ) -> list[DailyCounts]:
     query = select(AccountDailyRollup).where(AccountDailyRollup.source == source)
-    if accounts is not None:
-        query = query.where(col(AccountDailyRollup.account_id).in_(accounts))
-    if since is not None:
-        query = query.where(col(AccountDailyRollup.day) >= since)
-    if until is not None:
-        query = query.where(col(AccountDailyRollup.day) <= until)
     return [
         DailyCounts(
             r.day, r.message_count, r.scored_count, r.score_sum, r.negative_count, r.positive_count
         )
-        for r in session.exec(query).all()
+        for r in session.exec(_within(query, AccountDailyRollup, since, until, accounts)).all()
     ]
 
 
@@ -87,13 +98,7 @@ def _topic_daily(
     """A topic's daily rollups as trend rows: mentions stand for messages, and the topic's
     aspect sentiment for the messages' scores."""
     rollup = AccountDailyTopicRollup
-    query = select(rollup).where(rollup.topic == topic)
-    if accounts is not None:
-        query = query.where(col(rollup.account_id).in_(accounts))
-    if since is not None:
-        query = query.where(col(rollup.day) >= since)
-    if until is not None:
-        query = query.where(col(rollup.day) <= until)
+    query = _within(select(rollup).where(rollup.topic == topic), rollup, since, until, accounts)
     return [
         DailyCounts(
             r.day, r.mentions, r.scored_count, r.score_sum, r.negative_count, r.positive_count
