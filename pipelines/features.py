@@ -25,8 +25,10 @@ from sqlmodel import Session, col, select
 
 from models.topics.taxonomy import load_taxonomy
 from pipelines.queue import active_version
+from sentiment_service.auth.scope import AccountScope
 from sentiment_service.health.scoring import FeatureValue
 from sentiment_service.storage.tables import (
+    Account,
     CompetitorMention,
     LabelCorrection,
     Message,
@@ -218,14 +220,30 @@ def metric_features(
     return features
 
 
+def _in_scope(
+    session: Session, account_ids: Sequence[str], scope: AccountScope | None
+) -> list[str]:
+    """The ids among `account_ids` whose accounts are in `scope` (all of them without one)."""
+    if scope is None:
+        return list(account_ids)
+    query = select(Account.id).where(col(Account.id).in_(account_ids), scope.account_condition())
+    return list(session.exec(query).all())
+
+
 def account_features(
     session: Session,
     account_ids: Sequence[str],
     as_of: datetime,
     *,
     basis: Basis = "known",
+    scope: AccountScope | None = None,
 ) -> dict[str, dict[str, FeatureValue]]:
-    """Every catalog feature of each account at `as_of` (missing ones have value None)."""
+    """Every catalog feature of each account at `as_of` (missing ones have value None).
+
+    With a `scope`, the data of accounts outside it is not read: they get the values of an
+    unknown account, so a scoped caller cannot tell them apart.
+    """
+    readable = _in_scope(session, account_ids, scope)
     version = active_version(session)
     known = basis == "known"
     start = as_of - LOOKBACK
@@ -246,7 +264,7 @@ def account_features(
             isouter=True,
         )
         .where(
-            col(Message.account_id).in_(account_ids),
+            col(Message.account_id).in_(readable),
             col(Message.author_role).in_(SIGNAL_ROLES),
             col(Message.created_at) > start,
             col(Message.created_at) <= as_of,
@@ -274,7 +292,7 @@ def account_features(
     _topic_features(session, result, facts, message_days, recent)
     _competitor_features(session, result, message_days, as_of)
     metric_query = select(Metric.account_id, Metric.name, Metric.value, Metric.observed_at).where(
-        col(Metric.account_id).in_(account_ids), col(Metric.observed_at) <= as_of
+        col(Metric.account_id).in_(readable), col(Metric.observed_at) <= as_of
     )
     if known:
         metric_query = metric_query.where(col(Metric.ingested_at) <= as_of)

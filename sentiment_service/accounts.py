@@ -17,7 +17,8 @@ from sqlmodel import Session, col, select
 from pipelines.queue import active_version
 from pipelines.rollups import ALL_SOURCES
 from sentiment_service.audit import record_change
-from sentiment_service.errors import ConflictError, InvalidInputError
+from sentiment_service.auth.scope import AccountScope, restrict_accounts
+from sentiment_service.errors import ConflictError, InvalidInputError, NotFoundError
 from sentiment_service.storage.tables import (
     Account,
     AccountDailyRollup,
@@ -81,6 +82,18 @@ def account_out(session: Session, account: Account) -> AccountOut:
         select(AccountExternalId).where(AccountExternalId.account_id == account.id)
     ).all()
     return _view(account, {link.source_system: link.external_id for link in links})
+
+
+def visible_account(session: Session, account_id: str, scope: AccountScope | None) -> Account:
+    """The account when it exists and `scope` (None: unrestricted) covers it.
+
+    An account outside the scope raises exactly the NotFoundError of an unknown account, so
+    that a scoped caller cannot tell the two apart.
+    """
+    account = session.get(Account, account_id)
+    if account is None or (scope is not None and not scope.allows(account)):
+        raise NotFoundError(f"account {account_id!r} does not exist", field="account_id")
+    return account
 
 
 def accounts_out(session: Session, accounts: Sequence[Account]) -> list[AccountOut]:
@@ -405,8 +418,10 @@ def list_accounts(
     sort: AccountSort,
     cursor: str | None,
     limit: int,
+    scope: AccountScope | None = None,
 ) -> tuple[list[AccountListItemOut], str | None]:
-    """A page of accounts with their latest health and 30-day sentiment, filtered and sorted.
+    """A page of accounts with their latest health and 30-day sentiment, filtered and sorted;
+    only accounts in `scope` (None: all) are listed.
 
     Three queries whatever the page size: accounts joined with their latest score and their
     window sums, then the vendor ids of the page. `sort=id` pages by id (the cursor is the
@@ -439,6 +454,7 @@ def list_accounts(
         .outerjoin(health, health.c.account_id == col(Account.id))
         .outerjoin(windows, windows.c.account_id == col(Account.id))
     )
+    query = restrict_accounts(query, scope)
     if segment is not None:
         query = query.where(Account.segment == segment)
     if owner is not None:

@@ -20,6 +20,12 @@ Work is bounded so that one request stays cheap on a small CPU machine:
 - an account view lists at most `ACCOUNT_COMPETITOR_LIMIT` competitor mentions (the newest)
   and gives their total.
 
+A caller whose key is scoped to segments/owners (an `AccountScope`) gets every view computed
+over the accounts in its scope only: summaries, drill-downs, emerging clusters (unlinked
+messages belong to no scope) and the set of other accounts that an account's keyphrases are
+ranked against. Default periods still end on the portfolio's latest message day, so that
+every caller sees the same numbers for the same account.
+
 Topic corrections are stored beside the model output (the newest per message and topic
 counts); they do not change the summaries, which report what the model found.
 """
@@ -45,7 +51,9 @@ from models.topics.taxonomy import Taxonomy, TopicDefinition, parse_taxonomy
 from pipelines.rollups import ALL_SOURCES
 from pipelines.topics import TAXONOMY_KEY, TAXONOMY_KIND, active_taxonomy
 from sentiment_service import config_store
+from sentiment_service.accounts import visible_account
 from sentiment_service.audit import record_change
+from sentiment_service.auth.scope import AccountScope
 from sentiment_service.errors import ConflictError, InvalidInputError, NotFoundError
 from sentiment_service.model_hub import ModelHub
 from sentiment_service.storage.database import Database
@@ -156,11 +164,12 @@ def _customer_messages(
     low: datetime | None,
     high: datetime | None,
     *,
-    segment: str | None = None,
+    accounts: Select[Any] | None = None,
     source: str | None = None,
     account_id: str | None = None,
 ) -> list[ColumnElement[bool]]:
-    """Filters on `Message`: customer-authored, linked to an account, in [low, high)."""
+    """Filters on `Message`: customer-authored, linked to an account (one of `accounts`, a
+    sub-query of ids, when given), in [low, high)."""
     conditions: list[ColumnElement[bool]] = [
         col(Message.author_role) == CUSTOMER,
         col(Message.account_id).is_not(None),
@@ -173,14 +182,27 @@ def _customer_messages(
         conditions.append(col(Message.source) == source)
     if account_id is not None:
         conditions.append(col(Message.account_id) == account_id)
-    if segment is not None:
-        conditions.append(col(Message.account_id).in_(_segment_accounts(segment)))
+    if accounts is not None:
+        conditions.append(col(Message.account_id).in_(accounts))
     return conditions
 
 
-def _segment_accounts(segment: str) -> Select[Any]:
-    """The ids of the accounts in a segment (a sub-query)."""
-    return select(Account.id).where(Account.segment == segment)
+def account_filter(segment: str | None, scope: AccountScope | None) -> Select[Any] | None:
+    """A sub-query of the ids of the accounts of `segment` (if given) within `scope` (if
+    given); None when every account counts."""
+    if segment is None and scope is None:
+        return None
+    query = select(Account.id)
+    if segment is not None:
+        query = query.where(Account.segment == segment)
+    if scope is not None:
+        query = query.where(scope.account_condition())
+    return query
+
+
+def _scope_filter(scope: AccountScope | None) -> Select[Any] | None:
+    """The in-scope account ids as a sub-query (None: unrestricted)."""
+    return None if scope is None else scope.account_ids()
 
 
 def _english() -> ColumnElement[bool]:
@@ -355,7 +377,9 @@ class TopicSummaryOut(BaseModel):
     competitors: list[CompetitorStatOut]
 
 
-def _rollup_tallies(session: Session, period: DayRange, segment: str | None) -> dict[str, _Tally]:
+def _rollup_tallies(
+    session: Session, period: DayRange, accounts: Select[Any] | None
+) -> dict[str, _Tally]:
     """Per-topic tallies from the daily topic rollups."""
     rollup = AccountDailyTopicRollup
     query = (
@@ -369,8 +393,8 @@ def _rollup_tallies(session: Session, period: DayRange, segment: str | None) -> 
         .where(col(rollup.day) >= period.start, col(rollup.day) <= period.end)
         .group_by(rollup.topic)
     )
-    if segment is not None:
-        query = query.where(col(rollup.account_id).in_(_segment_accounts(segment)))
+    if accounts is not None:
+        query = query.where(col(rollup.account_id).in_(accounts))
     return {
         topic: _Tally(int(m or 0), int(s or 0), float(total or 0.0), int(n or 0))
         for topic, m, s, total, n in session.exec(query).all()
@@ -378,7 +402,7 @@ def _rollup_tallies(session: Session, period: DayRange, segment: str | None) -> 
 
 
 def _message_tallies(
-    session: Session, period: DayRange, segment: str | None, source: str
+    session: Session, period: DayRange, accounts: Select[Any] | None, source: str
 ) -> dict[str, _Tally]:
     """Per-topic tallies of one source, from the topic rows (rollups have no source)."""
     low, high = period.bounds()
@@ -395,7 +419,7 @@ def _message_tallies(
             func.sum(negative),
         )
         .join(Message, col(Message.id) == col(MessageTopic.message_id))
-        .where(*_customer_messages(low, high, segment=segment, source=source))
+        .where(*_customer_messages(low, high, accounts=accounts, source=source))
         .group_by(MessageTopic.topic)
     )
     return {
@@ -405,15 +429,15 @@ def _message_tallies(
 
 
 def _topic_tallies(
-    session: Session, period: DayRange, segment: str | None, source: str | None
+    session: Session, period: DayRange, accounts: Select[Any] | None, source: str | None
 ) -> dict[str, _Tally]:
     if source is None:
-        return _rollup_tallies(session, period, segment)
-    return _message_tallies(session, period, segment, source)
+        return _rollup_tallies(session, period, accounts)
+    return _message_tallies(session, period, accounts, source)
 
 
 def _analysed_messages(
-    session: Session, period: DayRange, segment: str | None, source: str | None
+    session: Session, period: DayRange, accounts: Select[Any] | None, source: str | None
 ) -> int:
     """Customer messages with a sentiment score (the ones topics are assigned to)."""
     query = select(func.sum(AccountDailyRollup.scored_count)).where(
@@ -421,20 +445,20 @@ def _analysed_messages(
         col(AccountDailyRollup.day) >= period.start,
         col(AccountDailyRollup.day) <= period.end,
     )
-    if segment is not None:
-        query = query.where(col(AccountDailyRollup.account_id).in_(_segment_accounts(segment)))
+    if accounts is not None:
+        query = query.where(col(AccountDailyRollup.account_id).in_(accounts))
     return int(session.exec(query).one() or 0)
 
 
 def _competitor_counts(
-    session: Session, period: DayRange, segment: str | None, source: str | None
+    session: Session, period: DayRange, accounts: Select[Any] | None, source: str | None
 ) -> dict[str, Counter[str]]:
     """Competitor -> intent -> mentions."""
     low, high = period.bounds()
     query = (
         select(CompetitorMention.competitor, CompetitorMention.intent, func.count())
         .join(Message, col(Message.id) == col(CompetitorMention.message_id))
-        .where(*_customer_messages(low, high, segment=segment, source=source))
+        .where(*_customer_messages(low, high, accounts=accounts, source=source))
         .group_by(CompetitorMention.competitor, CompetitorMention.intent)
     )
     counts: dict[str, Counter[str]] = {}
@@ -466,9 +490,15 @@ def _topic_stat(
 
 
 def topic_summary(
-    session: Session, period: DayRange, *, segment: str | None, source: str | None
+    session: Session,
+    period: DayRange,
+    *,
+    segment: str | None,
+    source: str | None,
+    scope: AccountScope | None = None,
 ) -> TopicSummaryOut:
-    """Per topic: mentions, share, aspect sentiment and change; competitor mention counts.
+    """Per topic: mentions, share, aspect sentiment and change; competitor mention counts,
+    over the accounts of `segment` (if given) in `scope` (None: every account).
 
     Every topic of the taxonomy in force is listed (zero when unseen), plus topics of stored
     rows that the taxonomy no longer has (`in_taxonomy` false) until a retopic removes them.
@@ -476,16 +506,17 @@ def topic_summary(
     taxonomy, version = active_taxonomy(session)
     names = topic_names(taxonomy)
     previous = period.previous()
-    now = _topic_tallies(session, period, segment, source)
-    before = _topic_tallies(session, previous, segment, source)
-    analysed = _analysed_messages(session, period, segment, source)
+    accounts = account_filter(segment, scope)
+    now = _topic_tallies(session, period, accounts, source)
+    before = _topic_tallies(session, previous, accounts, source)
+    analysed = _analysed_messages(session, period, accounts, source)
     stats = [
         _topic_stat(topic, names, now.get(topic, _Tally()), before.get(topic, _Tally()), analysed)
         for topic in {*names, *now, *before}
     ]
     stats.sort(key=lambda stat: (-stat.mentions, stat.topic))
-    competitors_now = _competitor_counts(session, period, segment, source)
-    competitors_before = _competitor_counts(session, previous, segment, source)
+    competitors_now = _competitor_counts(session, period, accounts, source)
+    competitors_before = _competitor_counts(session, previous, accounts, source)
     competitors = [
         CompetitorStatOut(
             competitor=competitor,
@@ -505,7 +536,7 @@ def topic_summary(
         source=source,
         taxonomy_version=version,
         analysed_messages=analysed,
-        previous_analysed_messages=_analysed_messages(session, previous, segment, source),
+        previous_analysed_messages=_analysed_messages(session, previous, accounts, source),
         topics=stats,
         competitors=competitors,
     )
@@ -564,8 +595,10 @@ def topic_messages(
     account_id: str | None,
     cursor: str | None,
     limit: int,
+    scope: AccountScope | None = None,
 ) -> tuple[list[TopicMessageOut], str | None]:
-    """Messages with topic `key`, newest first, a page at a time: (items, next_cursor)."""
+    """Messages with topic `key`, newest first, a page at a time: (items, next_cursor); only
+    messages of accounts in `scope` (None: every account)."""
     check_day(start, "start")
     check_day(end, "end")
     if start is not None and end is not None and start > end:
@@ -577,7 +610,10 @@ def topic_messages(
     query = (
         select(Message, MessageTopic)
         .join(MessageTopic, col(MessageTopic.message_id) == col(Message.id))
-        .where(MessageTopic.topic == key, *_customer_messages(low, high, account_id=account_id))
+        .where(
+            MessageTopic.topic == key,
+            *_customer_messages(low, high, account_id=account_id, accounts=_scope_filter(scope)),
+        )
         .order_by(col(Message.created_at).desc(), col(Message.id).desc())
         .limit(limit + 1)
     )
@@ -662,25 +698,28 @@ class _Unassigned:
     at: datetime
 
 
-def _unassigned_messages(session: Session, window: DayRange, cap: int) -> list[_Unassigned]:
-    """The newest `cap` scored, English, customer messages of a window without any topic."""
+def _unassigned_messages(
+    session: Session, window: DayRange, cap: int, scope: AccountScope | None
+) -> list[_Unassigned]:
+    """The newest `cap` scored, English, customer messages of a window without any topic
+    (with a scope, only those of accounts in it: unlinked messages belong to no scope)."""
     low, high = window.bounds()
     has_topic = select(MessageTopic.id).where(col(MessageTopic.message_id) == col(Message.id))
     scored = select(MessageScore.id).where(
         col(MessageScore.message_id) == col(Message.id), MessageScore.status == "scored"
     )
+    query = select(Message.id, Message.text, Message.created_at).where(
+        col(Message.author_role) == CUSTOMER,
+        col(Message.created_at) >= low,
+        col(Message.created_at) < high,
+        _english(),
+        ~has_topic.exists(),
+        scored.exists(),
+    )
+    if scope is not None:
+        query = query.where(col(Message.account_id).in_(scope.account_ids()))
     rows = session.exec(
-        select(Message.id, Message.text, Message.created_at)
-        .where(
-            col(Message.author_role) == CUSTOMER,
-            col(Message.created_at) >= low,
-            col(Message.created_at) < high,
-            _english(),
-            ~has_topic.exists(),
-            scored.exists(),
-        )
-        .order_by(col(Message.created_at).desc(), col(Message.id).desc())
-        .limit(cap)
+        query.order_by(col(Message.created_at).desc(), col(Message.id).desc()).limit(cap)
     ).all()
     found = [_Unassigned(int(i or 0), clean_message(text).text.strip(), at) for i, text, at in rows]
     return [item for item in found if item.text]
@@ -714,10 +753,11 @@ def emerging_topics(
     window_days: int,
     min_cluster_size: int,
     growth_ratio: float,
+    scope: AccountScope | None = None,
 ) -> EmergingOut:
     """Clusters of unassigned messages in the window ending on `end` that grew against the
-    window before (see `models.topics.emerging`). Models load only when there is enough to
-    cluster."""
+    window before (see `models.topics.emerging`); with a `scope`, only messages of accounts
+    in it are clustered. Models load only when there is enough to cluster."""
     check_day(end, "end")
     with database.session() as session:
         taxonomy, _ = active_taxonomy(session)
@@ -726,8 +766,8 @@ def emerging_topics(
         previous = current.previous()
         if previous.start < MIN_DAY:
             raise InvalidInputError("end is too early for this window", field="end")
-        now_items = _unassigned_messages(session, current, EMERGING_CAP_PER_WINDOW)
-        before_items = _unassigned_messages(session, previous, EMERGING_CAP_PER_WINDOW)
+        now_items = _unassigned_messages(session, current, EMERGING_CAP_PER_WINDOW, scope)
+        before_items = _unassigned_messages(session, previous, EMERGING_CAP_PER_WINDOW, scope)
     clusters: list[EmergingCluster] = []
     if len(now_items) >= min_cluster_size:
         items = now_items + before_items
@@ -934,9 +974,10 @@ def account_competitors(
 
 
 def _keyphrase_corpus(
-    session: Session, account_id: str, period: DayRange
+    session: Session, account_id: str, period: DayRange, scope: AccountScope | None
 ) -> tuple[list[str], list[tuple[str, str]]]:
-    """The account's texts and (account, text) of the others, within the documented caps."""
+    """The account's texts and (account, text) of the others (those in `scope`, when given),
+    within the documented caps."""
     low, high = period.bounds()
     newest = (col(Message.created_at).desc(), col(Message.id).desc())
     own = list(
@@ -958,7 +999,7 @@ def _keyphrase_corpus(
     ranked = (
         select(Message.account_id, Message.text, Message.created_at, Message.id, rank)
         .where(
-            *_customer_messages(low, high),
+            *_customer_messages(low, high, accounts=_scope_filter(scope)),
             col(Message.account_id) != account_id,
             _english(),
         )
@@ -998,19 +1039,20 @@ def account_topics(
     *,
     start: date | None,
     end: date | None,
+    scope: AccountScope | None = None,
 ) -> AccountTopicsOut:
-    """Topics, competitor mentions and keyphrases of one account (404 when unknown).
+    """Topics, competitor mentions and keyphrases of one account (404 when unknown or outside
+    `scope`); keyphrases are ranked against the other accounts in `scope`.
 
     The default period is the same as the portfolio summary's, so both views agree.
     """
     with database.session() as session:
-        if session.get(Account, account_id) is None:
-            raise NotFoundError(f"account {account_id!r} does not exist", field="account_id")
+        visible_account(session, account_id, scope)
         period = resolve_period(session, start, end)
         taxonomy, version = active_taxonomy(session)
         topics = account_topic_stats(session, account_id, period, topic_names(taxonomy))
         competitors, total = account_competitors(session, account_id, period)
-        own, others = _keyphrase_corpus(session, account_id, period)
+        own, others = _keyphrase_corpus(session, account_id, period, scope)
     return AccountTopicsOut(
         account_id=account_id,
         start=period.start,
@@ -1101,8 +1143,16 @@ def effective_corrections(session: Session, message_id: int) -> dict[str, TopicC
     return {row.topic: row for row in rows}
 
 
-def _require_message(session: Session, message_id: int) -> Message:
+def _require_message(
+    session: Session, message_id: int, scope: AccountScope | None = None
+) -> Message:
+    """The message; NotFoundError when it is unknown or, with a `scope`, when its account is
+    not in scope (unlinked messages belong to no scope)."""
     message = session.get(Message, message_id)
+    if message is not None and scope is not None:
+        account = session.get(Account, message.account_id) if message.account_id else None
+        if account is None or not scope.allows(account):
+            message = None
     if message is None:
         raise NotFoundError(f"message {message_id} does not exist", field="message_id")
     return message
@@ -1140,9 +1190,12 @@ def correct_topic(
     return _correction_out(row)
 
 
-def message_topics(session: Session, message_id: int) -> MessageTopicsOut:
-    """The model's topics and competitor mentions of a message, with the corrections."""
-    _require_message(session, message_id)
+def message_topics(
+    session: Session, message_id: int, scope: AccountScope | None = None
+) -> MessageTopicsOut:
+    """The model's topics and competitor mentions of a message, with the corrections (404
+    when the message's account is outside `scope`)."""
+    _require_message(session, message_id, scope)
     findings = session.exec(
         select(MessageTopic)
         .where(MessageTopic.message_id == message_id)

@@ -1,4 +1,5 @@
-"""Creating, changing and deleting alert rules, each change written to the audit log."""
+"""Creating, changing and deleting alert rules, each change written to the audit log; which
+rules a key scoped to segments/owners may see."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from sentiment_service.alerts.delivery import cancel_pending
-from sentiment_service.alerts.rules import RuleKind, Scope, mask_url, url_fingerprint
+from sentiment_service.alerts.rules import RuleKind, Scope, ScopeType, mask_url, url_fingerprint
 from sentiment_service.audit import record_change
+from sentiment_service.auth.scope import AccountScope
 from sentiment_service.errors import ConflictError, NotFoundError
-from sentiment_service.storage.tables import AlertRule
+from sentiment_service.storage.tables import Account, AlertRule
 from sentiment_service.storage.types import utcnow
 
 ENTITY = "alert_rule"
@@ -71,10 +73,30 @@ def _flush(session: Session, name: str) -> None:
         raise ConflictError(f"an alert rule named {name!r} exists", field="name") from None
 
 
-def get_rule(session: Session, rule_id: int) -> AlertRule:
-    """A rule by id, or NotFoundError."""
+_WATCHED_COLUMN: dict[str, Any] = {
+    ScopeType.SEGMENT: Account.segment,
+    ScopeType.OWNER: Account.owner,
+    ScopeType.ACCOUNT: Account.id,
+}
+
+
+def rule_visible(session: Session, rule: AlertRule, scope: AccountScope | None) -> bool:
+    """Whether a caller with `scope` (None: unrestricted) may see `rule`: a rule over all
+    accounts always; a rule over a segment, owner or account id when it watches at least
+    one account in scope (so a scoped key never learns of accounts outside it)."""
+    if scope is None or rule.scope_type == ScopeType.ALL:
+        return True
+    column = _WATCHED_COLUMN.get(rule.scope_type)
+    if column is None or rule.scope_value is None:
+        return False
+    query = select(Account.id).where(col(column) == rule.scope_value, scope.account_condition())
+    return session.exec(query.limit(1)).first() is not None
+
+
+def get_rule(session: Session, rule_id: int, scope: AccountScope | None = None) -> AlertRule:
+    """A rule by id, or NotFoundError (also for a rule `scope` may not see)."""
     rule = session.get(AlertRule, rule_id)
-    if rule is None:
+    if rule is None or not rule_visible(session, rule, scope):
         raise NotFoundError(f"alert rule {rule_id} does not exist", field="rule_id")
     return rule
 

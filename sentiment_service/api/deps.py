@@ -46,7 +46,9 @@ ModelsDep = Annotated[ModelHub, Depends(get_models)]
 
 
 def require(permission: Permission) -> Callable[..., Principal]:
-    """A dependency that authenticates the caller's key and checks `permission`."""
+    """A dependency that authenticates the caller's key and checks `permission`. The
+    principal carries the key's account scope: endpoints that read account data pass
+    `principal.scope` on, so that a key scoped to segments/owners sees only those accounts."""
 
     def dependency(
         request: Request,

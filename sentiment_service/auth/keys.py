@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
+from sentiment_service.auth.scope import AccountScope, ScopeError, check_scope_for_role
 from sentiment_service.errors import NotFoundError
 from sentiment_service.storage.tables import ApiKey
 from sentiment_service.storage.types import utcnow
@@ -26,11 +27,12 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller behind a verified key."""
+    """The caller behind a verified key; `scope` limits the accounts it reads (None: all)."""
 
     key_id: int
     name: str
     role: Role
+    scope: AccountScope | None = None
 
     @property
     def actor(self) -> str:
@@ -48,9 +50,19 @@ def _hash(salt: str, secret: str) -> str:
 
 
 def create_key(
-    session: Session, *, name: str, role: Role, created_by: str, key: str | None = None
+    session: Session,
+    *,
+    name: str,
+    role: Role,
+    created_by: str,
+    key: str | None = None,
+    scope: AccountScope | None = None,
 ) -> tuple[ApiKey, str]:
-    """Store a new key (random unless `key` is given) and return the row and the key string."""
+    """Store a new key (random unless `key` is given) and return the row and the key string.
+
+    Raises ScopeError when `scope` is given for a role that cannot be scoped.
+    """
+    check_scope_for_role(role, scope)
     key = key or new_key_string()
     match = KEY_PATTERN.match(key)
     if match is None:
@@ -63,6 +75,7 @@ def create_key(
         role=role.value,
         salt=salt,
         secret_hash=_hash(salt, secret),
+        scope=None if scope is None else scope.to_json(),
         created_by=created_by,
     )
     session.add(row)
@@ -82,6 +95,22 @@ def ensure_key(session: Session, *, key: str, name: str, role: Role) -> ApiKey:
     return row
 
 
+def key_scope(row: ApiKey) -> AccountScope | None:
+    """The account scope stored on a key row (None: unrestricted)."""
+    return None if row.scope is None else AccountScope.from_json(row.scope)
+
+
+def principal_of(row: ApiKey) -> Principal | None:
+    """The principal of a stored key; None when its stored scope is malformed (a key that
+    should be limited but cannot say how is refused rather than read everything)."""
+    assert row.id is not None
+    try:
+        scope = key_scope(row)
+    except ScopeError:
+        return None
+    return Principal(key_id=row.id, name=row.name, role=Role(row.role), scope=scope)
+
+
 def authenticate(session: Session, key: str, *, now: datetime | None = None) -> Principal | None:
     """The principal for `key`, or None when it is unknown, wrong or revoked."""
     match = KEY_PATTERN.match(key)
@@ -97,8 +126,7 @@ def authenticate(session: Session, key: str, *, now: datetime | None = None) -> 
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
         row.last_used_at = now
         session.add(row)
-    assert row.id is not None
-    return Principal(key_id=row.id, name=row.name, role=Role(row.role))
+    return principal_of(row)
 
 
 def revoke_key(session: Session, key_id: int) -> ApiKey:

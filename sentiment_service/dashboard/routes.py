@@ -398,7 +398,7 @@ def portfolio_page(
         "band": _blank(band),
     }
     with database.session() as session:
-        data = views.portfolio(session, **filters, now=utcnow())
+        data = views.portfolio(session, **filters, now=utcnow(), scope=user.scope)
     return render(
         request,
         "portfolio.html",
@@ -440,7 +440,7 @@ def _account_context(
         raise _not_found(user, f"Account {account_id!r}")
     now = utcnow()
     with database.session() as session:
-        view = views.account(session, account_id, now)
+        view = views.account(session, account_id, now, user.scope)
         if view is None:
             raise _not_found(user, f"Account {account_id!r}")
         trend = views.sentiment_trend(session, account_id)
@@ -659,7 +659,7 @@ def account_keyphrases(
     error = None
     try:
         phrases = insights.account_topics(
-            database, models, account_id, start=None, end=None
+            database, models, account_id, start=None, end=None, scope=user.scope
         ).keyphrases
     except NotReadyError as problem:
         error = problem.detail
@@ -689,8 +689,10 @@ def topics_page(
     if chosen_source not in {s.value for s in Source}:
         chosen_source = None
     with database.session() as session:
-        summary = views.topic_summary(session, segment=chosen_segment, source=chosen_source)
-        segments = views.segments(session)
+        summary = views.topic_summary(
+            session, segment=chosen_segment, source=chosen_source, scope=user.scope
+        )
+        segments = views.segments(session, user.scope)
     return render(
         request,
         "topics.html",
@@ -713,7 +715,13 @@ def emerging_page(
     result, error = None, None
     try:
         result = insights.emerging_topics(
-            database, models, end=None, window_days=7, min_cluster_size=5, growth_ratio=2.0
+            database,
+            models,
+            end=None,
+            window_days=7,
+            min_cluster_size=5,
+            growth_ratio=2.0,
+            scope=user.scope,
         )
     except NotReadyError as problem:
         error = f"The topic models are not available: {problem.detail}"

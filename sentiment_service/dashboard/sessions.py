@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from sentiment_service.auth.keys import Principal
+from sentiment_service.auth.keys import Principal, principal_of
 from sentiment_service.auth.permissions import Permission, allows
+from sentiment_service.auth.scope import AccountScope
 from sentiment_service.settings import Settings
 from sentiment_service.storage.tables import ApiKey
 from sentiment_service.vocabulary import Role
@@ -57,6 +58,11 @@ class DashboardUser:
     def role(self) -> Role:
         """The key's role, as stored now."""
         return self.principal.role
+
+    @property
+    def scope(self) -> AccountScope | None:
+        """The accounts the key may read (None: all of them)."""
+        return self.principal.scope
 
     def can(self, permission: Permission | str) -> bool:
         """Whether the key's role holds `permission` (the API's permission table)."""
@@ -130,16 +136,15 @@ class SessionSigner:
 
 
 def load_user(session: Session, signer: SessionSigner, data: SessionData) -> DashboardUser | None:
-    """The user of a verified session, re-checked against the stored key; None when the key
-    is gone, revoked, was replaced under the same id, or its role may not read."""
+    """The user of a verified session, re-checked against the stored key (role and account
+    scope as stored now); None when the key is gone, revoked, was replaced under the same id,
+    or its role may not read."""
     row = session.get(ApiKey, data.key_id)
     if row is None or row.revoked_at is not None or row.prefix != data.prefix:
         return None
-    role = Role(row.role)
-    if not allows(role, Permission.READ):
+    principal = principal_of(row)
+    if principal is None or not allows(principal.role, Permission.READ):
         return None
-    assert row.id is not None
-    principal = Principal(key_id=row.id, name=row.name, role=role)
     return DashboardUser(principal=principal, session=data, csrf_token=signer.csrf_token(data))
 
 

@@ -4,6 +4,8 @@ These functions return plain dataclasses for the templates; they hold no HTTP co
 Scores are the ones stored by `sentiment-service health score` (the newest per account and
 scorecard), with an active override winning exactly as in `GET /v1/accounts/{id}/health`.
 Sentiment figures come from the daily rollups, the same numbers as the trend endpoints.
+A user whose key is scoped to segments/owners (`scope`, None for everyone else) sees only the
+accounts in that scope, in lists, totals, filters, account pages and topic summaries.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pipelines.snapshots import end_of_day
 from pipelines.topics import active_taxonomy
 from sentiment_service import topic_insights as insights
 from sentiment_service.api.routes.scorecards import criteria_items
+from sentiment_service.auth.scope import AccountScope, restrict_accounts
 from sentiment_service.health import service
 from sentiment_service.health.overrides import effective_score
 from sentiment_service.health.scoring import HealthScore
@@ -205,30 +208,22 @@ def portfolio(
     owner: str | None,
     band: str | None,
     now: datetime,
+    scope: AccountScope | None = None,
 ) -> Portfolio:
-    """Accounts by band and the account table, biggest 30-day sentiment drops first."""
+    """Accounts by band and the account table, biggest 30-day sentiment drops first (the
+    accounts in `scope` only, when given)."""
     cards = scorecards(session)
     card = next((c for c in cards if c.id == scorecard), cards[0] if cards else None)
-    total = session.exec(select(func.count()).select_from(Account)).one()
-    segments = [
-        s
-        for s in session.exec(
-            select(Account.segment).distinct().order_by(col(Account.segment))
-        ).all()
-        if s
-    ]
-    owners = [
-        o
-        for o in session.exec(select(Account.owner).distinct().order_by(col(Account.owner))).all()
-        if o
-    ]
-    query = select(Account).order_by(col(Account.id))
+    total = session.exec(restrict_accounts(select(func.count()).select_from(Account), scope)).one()
+    segments = _distinct_values(session, Account.segment, scope)
+    owners = _distinct_values(session, Account.owner, scope)
+    query = restrict_accounts(select(Account).order_by(col(Account.id)), scope)
     if segment:
         query = query.where(Account.segment == segment)
     if owner:
         query = query.where(Account.owner == owner)
     accounts = list(session.exec(query).all())
-    ids = [a.id for a in accounts] if (segment or owner) else None
+    ids = [a.id for a in accounts] if (segment or owner or scope) else None
     records = _latest_records(session, ids)
     overrides = _active_overrides(session, ids, now)
     shown: dict[tuple[str, str], tuple[float | None, str, bool, HealthScoreRecord]] = {}
@@ -321,6 +316,12 @@ def portfolio(
         window_end=end,
         scored_accounts=len({r.account_id for r in records}),
     )
+
+
+def _distinct_values(session: Session, column: Any, scope: AccountScope | None) -> list[str]:
+    """The distinct non-empty values of an `Account` column (of accounts in `scope`)."""
+    query = restrict_accounts(select(column).distinct().order_by(col(column)), scope)
+    return [value for value in session.exec(query).all() if value]
 
 
 # --- one account ----------------------------------------------------------------------------
@@ -458,10 +459,13 @@ def _override_status(row: HealthOverride, now: datetime) -> tuple[bool, str]:
     return True, "active"
 
 
-def account(session: Session, account_id: str, now: datetime) -> AccountView | None:
-    """The account's health per scorecard, dark sources and override history (None: unknown)."""
+def account(
+    session: Session, account_id: str, now: datetime, scope: AccountScope | None = None
+) -> AccountView | None:
+    """The account's health per scorecard, dark sources and override history (None: unknown,
+    or outside `scope`)."""
     found = session.get(Account, account_id)
-    if found is None:
+    if found is None or (scope is not None and not scope.allows(found)):
         return None
     cards = scorecards(session)
     by_id = {c.id: c for c in cards}
@@ -670,22 +674,20 @@ def account_topics(session: Session, account_id: str) -> AccountTopicsView:
 
 
 def topic_summary(
-    session: Session, *, segment: str | None, source: str | None
+    session: Session,
+    *,
+    segment: str | None,
+    source: str | None,
+    scope: AccountScope | None = None,
 ) -> insights.TopicSummaryOut:
-    """The portfolio topic summary of the default period."""
+    """The portfolio topic summary of the default period (over the accounts in `scope`)."""
     period = insights.resolve_period(session, None, None)
-    return insights.topic_summary(session, period, segment=segment, source=source)
+    return insights.topic_summary(session, period, segment=segment, source=source, scope=scope)
 
 
-def segments(session: Session) -> list[str]:
-    """Every segment that accounts use."""
-    return [
-        s
-        for s in session.exec(
-            select(Account.segment).distinct().order_by(col(Account.segment))
-        ).all()
-        if s
-    ]
+def segments(session: Session, scope: AccountScope | None = None) -> list[str]:
+    """Every segment that accounts (in `scope`) use."""
+    return _distinct_values(session, Account.segment, scope)
 
 
 # --- scorecard criteria ---------------------------------------------------------------------

@@ -10,14 +10,14 @@ from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session, col, select
 
 from pipelines.snapshots import end_of_day
-from sentiment_service.accounts import AccountId
+from sentiment_service.accounts import AccountId, visible_account
 from sentiment_service.api.deps import Admin, DatabaseDep, Reader
 from sentiment_service.api.schemas import MAX_ID
 from sentiment_service.audit import record_change
 from sentiment_service.errors import InvalidInputError, NotFoundError
 from sentiment_service.health import service
 from sentiment_service.health.scoring import HealthScore
-from sentiment_service.storage.tables import Account, HealthOverride, HealthScoreRecord
+from sentiment_service.storage.tables import HealthOverride, HealthScoreRecord
 from sentiment_service.storage.types import utcnow
 from sentiment_service.text_rules import StripNul
 
@@ -78,13 +78,6 @@ def _override_out(row: HealthOverride, now: datetime) -> OverrideOut:
     )
 
 
-def _require_account(session: Session, account_id: str) -> Account:
-    account = session.get(Account, account_id)
-    if account is None:
-        raise NotFoundError(f"account {account_id!r} does not exist", field="account_id")
-    return account
-
-
 def latest_record(
     session: Session, account_id: str, card_id: str, day: date | None
 ) -> HealthScoreRecord | None:
@@ -141,7 +134,7 @@ def score_view(
 @router.get("/{account_id}/health", summary="Health per scorecard, explained")
 def account_health(
     account_id: AccountPath,
-    _: Reader,
+    principal: Reader,
     database: DatabaseDep,
     day: date | None = Query(None, description="Latest stored score on or before this day"),
     evidence: bool = Query(True, description="Quote the messages behind sentiment/topic parts"),
@@ -152,7 +145,7 @@ def account_health(
     quotes, and channels that went dark."""
     now = utcnow()
     with database.session() as session:
-        _require_account(session, account_id)
+        visible_account(session, account_id, principal.scope)
         scores, unscored = [], []
         for versioned in service.active_scorecards(session):
             record = latest_record(session, account_id, versioned.card.id, day)
@@ -177,7 +170,7 @@ def account_health(
 @router.get("/{account_id}/health/history", summary="Stored health scores over time")
 def health_history(
     account_id: AccountPath,
-    _: Reader,
+    principal: Reader,
     database: DatabaseDep,
     scorecard: Annotated[str, Query(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = "churn_risk",
     start: date | None = None,
@@ -185,7 +178,7 @@ def health_history(
 ) -> dict[str, Any]:
     """Daily stored scores (oldest first) with band, confidence and scorecard version."""
     with database.session() as session:
-        _require_account(session, account_id)
+        visible_account(session, account_id, principal.scope)
         query = select(HealthScoreRecord).where(
             HealthScoreRecord.account_id == account_id, HealthScoreRecord.scorecard == scorecard
         )
@@ -208,11 +201,13 @@ def health_history(
 
 
 @router.get("/{account_id}/overrides", response_model=list[OverrideOut], summary="Overrides")
-def list_overrides(account_id: AccountPath, _: Reader, database: DatabaseDep) -> list[OverrideOut]:
+def list_overrides(
+    account_id: AccountPath, principal: Reader, database: DatabaseDep
+) -> list[OverrideOut]:
     """Every override of the account, newest first, including removed and expired ones."""
     now = utcnow()
     with database.session() as session:
-        _require_account(session, account_id)
+        visible_account(session, account_id, principal.scope)
         rows = session.exec(
             select(HealthOverride)
             .where(HealthOverride.account_id == account_id)
@@ -237,7 +232,7 @@ def create_override(
     if body.expires_at > now + timedelta(days=MAX_OVERRIDE_DAYS):
         raise InvalidInputError("expires_at must be within a year", field="expires_at")
     with database.session() as session:
-        _require_account(session, account_id)
+        visible_account(session, account_id, principal.scope)
         card = service.get_scorecard(session, body.scorecard)
         if card is None:
             raise InvalidInputError(f"no scorecard {body.scorecard!r}", field="scorecard")

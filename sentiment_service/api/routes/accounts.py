@@ -29,6 +29,7 @@ from sentiment_service.accounts import (
     parse_include,
     sentiment_anchor,
     upsert_account,
+    visible_account,
 )
 from sentiment_service.accounts import list_accounts as read_accounts
 from sentiment_service.api.deps import DatabaseDep, Ingester, Reader
@@ -39,14 +40,14 @@ from sentiment_service.api.routes.account_health import (
     score_view,
 )
 from sentiment_service.api.schemas import MAX_ID, Page
-from sentiment_service.errors import InvalidInputError, NotFoundError
+from sentiment_service.errors import InvalidInputError
 from sentiment_service.health import service
 from sentiment_service.health.scorecard import (
     UNKNOWN_BAND,
     Scorecard,
     load_default_scorecards,
 )
-from sentiment_service.storage.tables import Account, HealthOverride, Message, MessageScore
+from sentiment_service.storage.tables import HealthOverride, Message, MessageScore
 from sentiment_service.storage.types import utcnow
 from sentiment_service.topic_insights import topic_names
 
@@ -131,7 +132,7 @@ def _active_overrides(session: Session, account_id: str, now: datetime) -> list[
 )
 def get_account(
     account_id: AccountPath,
-    _: Reader,
+    principal: Reader,
     database: DatabaseDep,
     include: Annotated[
         str | None,
@@ -149,9 +150,7 @@ def get_account(
     sections = parse_include(include)
     now = utcnow()
     with database.session() as session:
-        account = session.get(Account, account_id)
-        if account is None:
-            raise NotFoundError(f"account {account_id!r} does not exist", field="account_id")
+        account = visible_account(session, account_id, principal.scope)
         view = account_out(session, account)
         if not sections:
             return view
@@ -186,7 +185,7 @@ def _band_names(session: Session, scorecard: str) -> list[str]:
 
 @router.get("", response_model=Page[AccountListItemOut], summary="List accounts")
 def list_accounts(
-    _: Reader,
+    principal: Reader,
     database: DatabaseDep,
     segment: str | None = None,
     owner: str | None = None,
@@ -217,7 +216,8 @@ def list_accounts(
     """Accounts filtered by segment, owner, health band and 30-day sentiment change, ordered
     by id (default) or by health score or sentiment change, a page at a time. Each carries
     its latest stored (computed) score under `scorecard`, its mean sentiment over the 30 days
-    ending on the portfolio's latest rollup day, and the change from the 30 days before."""
+    ending on the portfolio's latest rollup day, and the change from the 30 days before.
+    Keys scoped to segments/owners list only the accounts in their scope."""
     with database.session() as session:
         names = _band_names(session, scorecard)
         if band is not None and band not in names:
@@ -233,6 +233,7 @@ def list_accounts(
             sort=sort,
             cursor=cursor,
             limit=limit,
+            scope=principal.scope,
         )
     return Page[AccountListItemOut](items=items, next_cursor=next_cursor)
 
@@ -261,7 +262,7 @@ class ScoredMessageOut(BaseModel):
 )
 def list_account_messages(
     account_id: AccountPath,
-    _: Reader,
+    principal: Reader,
     database: DatabaseDep,
     source: str | None = None,
     label: Annotated[str | None, Query(pattern="^(negative|neutral|positive)$")] = None,
@@ -273,8 +274,7 @@ def list_account_messages(
 ) -> Page[ScoredMessageOut]:
     """Newest first; `label` filters on the model's (active version) label."""
     with database.session() as session:
-        if session.get(Account, account_id) is None:
-            raise NotFoundError(f"account {account_id!r} does not exist", field="account_id")
+        visible_account(session, account_id, principal.scope)
         version = active_version(session)
         query = (
             select(Message, MessageScore)

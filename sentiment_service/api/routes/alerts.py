@@ -22,6 +22,7 @@ from sentiment_service.api.schemas import MAX_ID, Page
 from sentiment_service.api.telemetry import ApiMetrics
 from sentiment_service.auth.keys import Principal
 from sentiment_service.auth.permissions import Permission, allows
+from sentiment_service.auth.scope import restrict_account_ids
 from sentiment_service.errors import InvalidInputError
 from sentiment_service.storage.tables import AlertDelivery, AlertEvent, AlertRule
 from sentiment_service.storage.types import utcnow
@@ -159,17 +160,22 @@ def create_rule(body: RuleIn, principal: Admin, database: DatabaseDep) -> RuleOu
 
 @router.get("/rules", response_model=list[RuleOut], summary="List alert rules")
 def list_rules(principal: Reader, database: DatabaseDep) -> list[RuleOut]:
-    """Every rule, oldest first."""
+    """Every rule, oldest first. Keys scoped to segments/owners see the rules over all
+    accounts and those watching at least one account in their scope."""
     with database.session() as session:
         rules = session.exec(select(AlertRule).order_by(col(AlertRule.id))).all()
-        return [_out(rule, principal) for rule in rules]
+        return [
+            _out(rule, principal)
+            for rule in rules
+            if manage.rule_visible(session, rule, principal.scope)
+        ]
 
 
 @router.get("/rules/{rule_id}", response_model=RuleOut, summary="One alert rule")
 def get_rule(rule_id: RuleId, principal: Reader, database: DatabaseDep) -> RuleOut:
-    """A rule by id."""
+    """A rule by id (404 for a rule a scoped key may not see, as for an unknown one)."""
     with database.session() as session:
-        return _out(manage.get_rule(session, rule_id), principal)
+        return _out(manage.get_rule(session, rule_id, principal.scope), principal)
 
 
 @router.patch("/rules/{rule_id}", response_model=RuleOut, summary="Change an alert rule")
@@ -255,7 +261,7 @@ def evaluate(
 
 @router.get("/events", response_model=Page[EventOut], summary="Alerts found, newest first")
 def list_events(
-    _: Reader,
+    principal: Reader,
     database: DatabaseDep,
     rule_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     account_id: Annotated[str | None, Query(max_length=128)] = None,
@@ -266,9 +272,11 @@ def list_events(
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Page[EventOut]:
-    """Filter by rule, account or delivery status; page with `cursor`."""
+    """Filter by rule, account or delivery status; page with `cursor`. Keys scoped to
+    segments/owners see the alerts of accounts in their scope."""
     with database.session() as session:
         query = select(AlertEvent).order_by(col(AlertEvent.id).desc()).limit(limit + 1)
+        query = restrict_account_ids(query, col(AlertEvent.account_id), principal.scope)
         if rule_id is not None:
             query = query.where(AlertEvent.rule_id == rule_id)
         if account_id is not None:
@@ -287,7 +295,7 @@ def list_events(
     "/deliveries", response_model=Page[DeliveryOut], summary="Delivery attempts, newest first"
 )
 def list_deliveries(
-    _: Reader,
+    principal: Reader,
     database: DatabaseDep,
     event_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     rule_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -295,9 +303,15 @@ def list_deliveries(
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Page[DeliveryOut]:
-    """Every attempt with its HTTP status or error; page with `cursor`."""
+    """Every attempt with its HTTP status or error; page with `cursor`. Keys scoped to
+    segments/owners see the attempts of alerts of accounts in their scope."""
     with database.session() as session:
         query = select(AlertDelivery).order_by(col(AlertDelivery.id).desc()).limit(limit + 1)
+        if principal.scope is not None:
+            visible_events = restrict_account_ids(
+                select(AlertEvent.id), col(AlertEvent.account_id), principal.scope
+            )
+            query = query.where(col(AlertDelivery.event_id).in_(visible_events))
         if event_id is not None:
             query = query.where(AlertDelivery.event_id == event_id)
         if rule_id is not None:

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from pipelines.features import FEATURE_CATALOG, account_features, as_json
 from sentiment_service.api import caching
 from sentiment_service.api.deps import DatabaseDep, Reader
+from sentiment_service.auth.scope import AccountScope, restrict_accounts, scope_token
 from sentiment_service.errors import InvalidInputError
 from sentiment_service.storage.tables import Account
 from sentiment_service.storage.types import utcnow
@@ -51,8 +52,13 @@ def _as_of(value: datetime | None) -> datetime:
 
 
 def _account_ids(
-    session: Session, accounts: str | None, cursor: str | None, limit: int
+    session: Session,
+    accounts: str | None,
+    cursor: str | None,
+    limit: int,
+    scope: AccountScope | None,
 ) -> list[str]:
+    """The ids asked for, or the next page of the accounts in `scope` (None: all)."""
     if accounts:
         ids = [a.strip() for a in accounts.split(",") if a.strip()]
         if len(ids) > MAX_ACCOUNTS:
@@ -60,7 +66,7 @@ def _account_ids(
                 f"at most {MAX_ACCOUNTS} accounts per request", field="accounts"
             )
         return ids
-    query = select(Account.id).order_by(col(Account.id)).limit(limit + 1)
+    query = restrict_accounts(select(Account.id), scope).order_by(col(Account.id)).limit(limit + 1)
     if cursor:
         query = query.where(col(Account.id) > cursor)
     return list(session.exec(query).all())
@@ -76,7 +82,7 @@ def catalog(_: Reader) -> list[dict[str, str]]:
 def features(
     request: Request,
     response: Response,
-    _: Reader,
+    principal: Reader,
     database: DatabaseDep,
     accounts: Annotated[str | None, Query(description="Comma-separated ids (max 1000)")] = None,
     as_of: Annotated[datetime | None, Query(description="Only data known at this time")] = None,
@@ -88,19 +94,23 @@ def features(
     """Features at `as_of` (default now) from data created - and, with basis `known`, also
     ingested - by then. Without `accounts`, pages through every account (`next_cursor`).
     Answers carry an ETag and Last-Modified; send them back (If-None-Match,
-    If-Modified-Since) to get a 304 while the data is unchanged."""
+    If-Modified-Since) to get a 304 while the data is unchanged. Keys scoped to
+    segments/owners page through the accounts in their scope; ids they name outside it
+    answer like unknown accounts (every value null)."""
     moment = _as_of(as_of)
     chosen = _names(names)
+    scope = principal.scope
     with database.session() as session:
         clock = [] if as_of is not None else [moment.replace(second=0, microsecond=0)]
-        current = caching.validators(session, request, caching.feature_facts(), extra=clock)
+        extra = [*clock, scope_token(scope)]
+        current = caching.validators(session, request, caching.feature_facts(), extra=extra)
         if (unchanged := caching.not_modified(request, current)) is not None:
             return unchanged
-        ids = _account_ids(session, accounts, cursor, limit)
+        ids = _account_ids(session, accounts, cursor, limit, scope)
         next_cursor = None
         if not accounts and len(ids) > limit:
             ids, next_cursor = ids[:limit], ids[limit - 1]
-        values = account_features(session, ids, moment, basis=basis)
+        values = account_features(session, ids, moment, basis=basis, scope=scope)
     caching.set_headers(response, current)
     return {
         "as_of": moment.isoformat(),
@@ -114,14 +124,20 @@ def features(
 
 
 def _rows(
-    database: DatabaseDep, moment: datetime, basis: Any, chosen: list[str]
+    database: DatabaseDep,
+    moment: datetime,
+    basis: Any,
+    chosen: list[str],
+    scope: AccountScope | None,
 ) -> Iterator[list[Any]]:
+    """One row per account in `scope` (None: every account), in batches."""
     with database.session() as session:
-        all_ids = list(session.exec(select(Account.id).order_by(col(Account.id))).all())
+        query = restrict_accounts(select(Account.id), scope).order_by(col(Account.id))
+        all_ids = list(session.exec(query).all())
     for start in range(0, len(all_ids), EXPORT_BATCH):
         batch = all_ids[start : start + EXPORT_BATCH]
         with database.session() as session:
-            values = account_features(session, batch, moment, basis=basis)
+            values = account_features(session, batch, moment, basis=basis, scope=scope)
         for account_id in batch:
             row = values[account_id]
             yield [account_id, *(row[n].value for n in chosen)]
@@ -129,21 +145,22 @@ def _rows(
 
 @router.get("/export", summary="Bulk export (CSV streamed, or Parquet)", response_class=Response)
 def export(
-    _: Reader,
+    principal: Reader,
     database: DatabaseDep,
     as_of: datetime | None = None,
     names: str | None = None,
     basis: Literal["known", "event"] = "known",
     format: Literal["csv", "parquet"] = "csv",
 ) -> Response:
-    """One row per account, one column per feature, computed in batches of 500 accounts."""
+    """One row per account (of the key's scope, for keys scoped to segments/owners), one
+    column per feature, computed in batches of 500 accounts."""
     moment = _as_of(as_of)
     chosen = _names(names)
     header = ["account_id", *chosen]
     filename = f"features-{moment.date().isoformat()}.{format}"
     disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if format == "parquet":
-        rows = list(_rows(database, moment, basis, chosen))
+        rows = list(_rows(database, moment, basis, chosen, principal.scope))
         columns = {name: [row[i] for row in rows] for i, name in enumerate(header)}
         table = pa.table(
             {
@@ -161,7 +178,7 @@ def export(
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(header)
-        for row in _rows(database, moment, basis, chosen):
+        for row in _rows(database, moment, basis, chosen, principal.scope):
             writer.writerow(["" if v is None else v for v in row])
             if buffer.tell() > 64_000:
                 yield buffer.getvalue()

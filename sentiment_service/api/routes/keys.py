@@ -1,4 +1,8 @@
-"""API key administration: create (the key is shown once), list, revoke."""
+"""API key administration: create (the key is shown once), list, revoke.
+
+A viewer key may be scoped to segments and/or owners (see `sentiment_service.auth.scope`):
+it then reads only the accounts in its scope.
+"""
 
 from __future__ import annotations
 
@@ -6,35 +10,76 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, status
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlmodel import col, select
 
 from sentiment_service.api.deps import Admin, DatabaseDep
 from sentiment_service.api.schemas import MAX_ID
 from sentiment_service.audit import record_change
-from sentiment_service.auth.keys import create_key, revoke_key
+from sentiment_service.auth.keys import create_key, key_scope, revoke_key
+from sentiment_service.auth.scope import (
+    MAX_OWNER_CHARS,
+    MAX_SCOPE_VALUES,
+    MAX_SEGMENT_CHARS,
+    AccountScope,
+    ScopeError,
+)
+from sentiment_service.errors import InvalidInputError
 from sentiment_service.storage.tables import ApiKey
 from sentiment_service.text_rules import NoNul
 from sentiment_service.vocabulary import Role
 
 router = APIRouter(prefix="/v1/keys", tags=["admin"])
+Segment = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SEGMENT_CHARS),
+    NoNul,
+]
+Owner = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_OWNER_CHARS), NoNul
+]
+
+
+class ScopeIn(BaseModel):
+    """The accounts a viewer key may read: those of one of `segments` (when given) and of
+    one of `owners` (when given). At least one value is needed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    segments: list[Segment] = Field(default_factory=list, max_length=MAX_SCOPE_VALUES)
+    owners: list[Owner] = Field(default_factory=list, max_length=MAX_SCOPE_VALUES)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> ScopeIn:
+        if not self.segments and not self.owners:
+            raise ValueError("a scope needs at least one segment or owner")
+        return self
+
+
+class ScopeOut(BaseModel):
+    """A key's account scope."""
+
+    segments: list[str]
+    owners: list[str]
 
 
 class KeyIn(BaseModel):
-    """A key to create."""
+    """A key to create; `scope` (viewer keys only) limits the accounts it reads."""
 
     name: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128), NoNul
     ]
     role: Role
+    scope: ScopeIn | None = None
 
 
 class KeyOut(BaseModel):
-    """A key's public fields (never its secret)."""
+    """A key's public fields (never its secret); `scope` is null for unrestricted keys."""
 
     id: int
     name: str
     role: Role
+    scope: ScopeOut | None
     prefix: str
     created_at: datetime
     created_by: str
@@ -48,11 +93,20 @@ class NewKeyOut(KeyOut):
     key: str
 
 
+def _scope_out(row: ApiKey) -> ScopeOut | None:
+    try:
+        scope = key_scope(row)
+    except ScopeError:  # malformed: the key is refused, show what is stored
+        return ScopeOut(segments=[], owners=[])
+    return None if scope is None else ScopeOut(**scope.to_json())
+
+
 def _out(row: ApiKey) -> KeyOut:
     return KeyOut(
         id=row.id or 0,
         name=row.name,
         role=Role(row.role),
+        scope=_scope_out(row),
         prefix=row.prefix,
         created_at=row.created_at,
         created_by=row.created_by,
@@ -61,13 +115,34 @@ def _out(row: ApiKey) -> KeyOut:
     )
 
 
+def _scope(body: ScopeIn | None) -> AccountScope | None:
+    """The validated scope of a request body (422 naming `scope` when it is refused)."""
+    if body is None:
+        return None
+    try:
+        return AccountScope.of(body.segments, body.owners)
+    except ScopeError as error:
+        raise InvalidInputError(str(error), field="scope") from None
+
+
 @router.post(
     "", response_model=NewKeyOut, status_code=status.HTTP_201_CREATED, summary="Create an API key"
 )
 def post_key(body: KeyIn, principal: Admin, database: DatabaseDep) -> NewKeyOut:
-    """Create a key; the response holds the key string, which is not stored and not shown again."""
+    """Create a key; the response holds the key string, which is not stored and not shown again.
+    A `scope` is accepted on viewer keys only (422 naming `scope` otherwise)."""
+    scope = _scope(body.scope)
     with database.session() as session:
-        row, key = create_key(session, name=body.name, role=body.role, created_by=principal.actor)
+        try:
+            row, key = create_key(
+                session,
+                name=body.name,
+                role=body.role,
+                created_by=principal.actor,
+                scope=scope,
+            )
+        except ScopeError as error:
+            raise InvalidInputError(str(error), field="scope") from None
         view = _out(row)
         record_change(
             session,

@@ -158,7 +158,7 @@ def put_taxonomy(
 
 @router.get("/topics", response_model=insights.TopicSummaryOut, summary="Topic summary")
 def get_topics(
-    _: Reader,
+    principal: Reader,
     database: DatabaseDep,
     start: Day = None,
     end: Day = None,
@@ -167,7 +167,8 @@ def get_topics(
 ) -> insights.TopicSummaryOut:
     """Per topic: mentions, share of analysed messages, mean aspect sentiment, negative share
     and the change against the previous period of equal length; competitor mentions by intent.
-    Default period: the 30 days up to the latest customer message."""
+    Default period: the 30 days up to the latest customer message. Keys scoped to
+    segments/owners get the summary of the accounts in their scope."""
     with database.session() as session:
         period = insights.resolve_period(session, start, end)
         return insights.topic_summary(
@@ -175,12 +176,13 @@ def get_topics(
             period,
             segment=segment,
             source=source.value if source is not None else None,
+            scope=principal.scope,
         )
 
 
 @router.get("/topics/emerging", response_model=insights.EmergingOut, summary="Emerging topics")
 def get_emerging_topics(
-    _: Reader,
+    principal: Reader,
     database: DatabaseDep,
     models: ModelsDep,
     end: Day = None,
@@ -190,7 +192,8 @@ def get_emerging_topics(
 ) -> insights.EmergingOut:
     """Clusters of customer messages that fit no topic, in the `window_days` ending on `end`
     (default: the latest message day), that grew by `growth_ratio` against the window before.
-    At most 5,000 messages per window are considered (the newest)."""
+    At most 5,000 messages per window are considered (the newest). Keys scoped to
+    segments/owners cluster only the messages of accounts in their scope."""
     return insights.emerging_topics(
         database,
         models,
@@ -198,6 +201,7 @@ def get_emerging_topics(
         window_days=window_days,
         min_cluster_size=min_cluster_size,
         growth_ratio=growth_ratio,
+        scope=principal.scope,
     )
 
 
@@ -229,7 +233,7 @@ def promote_emerging_topic(
 )
 def get_topic_messages(
     key: TopicKey,
-    _: Reader,
+    principal: Reader,
     database: DatabaseDep,
     start: Day = None,
     end: Day = None,
@@ -239,7 +243,8 @@ def get_topic_messages(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[insights.TopicMessageOut]:
-    """Customer messages carrying the topic, newest first, with the sentence behind it."""
+    """Customer messages carrying the topic, newest first, with the sentence behind it (of
+    the accounts in the key's scope, for keys scoped to segments/owners)."""
     with database.session() as session:
         items, next_cursor = insights.topic_messages(
             session,
@@ -249,6 +254,7 @@ def get_topic_messages(
             account_id=account_id,
             cursor=cursor,
             limit=limit,
+            scope=principal.scope,
         )
     return Page[insights.TopicMessageOut](items=items, next_cursor=next_cursor)
 
@@ -260,7 +266,7 @@ def get_topic_messages(
 )
 def get_account_topics(
     account_id: AccountId,
-    _: Reader,
+    principal: Reader,
     database: DatabaseDep,
     models: ModelsDep,
     start: Day = None,
@@ -269,7 +275,9 @@ def get_account_topics(
     """The account's topics with their latest evidence, its competitor mentions and the
     phrases typical of it against the other accounts (c-TF-IDF over at most 500 messages per
     account and 5,000 in all)."""
-    return insights.account_topics(database, models, account_id, start=start, end=end)
+    return insights.account_topics(
+        database, models, account_id, start=start, end=end, scope=principal.scope
+    )
 
 
 @router.put(
@@ -302,9 +310,9 @@ def put_topic_correction(
     summary="A message's topics and corrections",
 )
 def get_message_topics(
-    message_id: MessageId, _: Reader, database: DatabaseDep
+    message_id: MessageId, principal: Reader, database: DatabaseDep
 ) -> insights.MessageTopicsOut:
     """The model's topics and competitor mentions of the message, the corrections in force
     and the topics that result from both."""
     with database.session() as session:
-        return insights.message_topics(session, message_id)
+        return insights.message_topics(session, message_id, principal.scope)

@@ -12,10 +12,11 @@ from sqlmodel import Session, col, select
 
 from pipelines.rollups import ALL_SOURCES
 from pipelines.topics import active_taxonomy
-from sentiment_service.accounts import AccountId
+from sentiment_service.accounts import AccountId, visible_account
 from sentiment_service.api import caching
 from sentiment_service.api.deps import DatabaseDep, Reader
-from sentiment_service.errors import InvalidInputError, NotFoundError
+from sentiment_service.auth.scope import AccountScope, restrict_accounts, scope_token
+from sentiment_service.errors import InvalidInputError
 from sentiment_service.storage.tables import Account, AccountDailyRollup, AccountDailyTopicRollup
 from sentiment_service.trends import DailyCounts, Granularity, TrendPoint, trend
 
@@ -31,6 +32,20 @@ TopicFilter = Annotated[
         "mentions, with its aspect sentiment (all channels)",
     ),
 ]
+
+
+# The accounts a trend sums: a list of ids, a sub-query of ids, or None for every account.
+AccountFilter = list[str] | Select[Any] | None
+
+
+def _portfolio_accounts(segment: str | None, scope: AccountScope | None) -> AccountFilter:
+    """The accounts of a portfolio trend: those of `segment` (if given) within `scope`."""
+    if segment is None and scope is None:
+        return None
+    query = select(Account.id)
+    if segment is not None:
+        query = query.where(Account.segment == segment)
+    return restrict_accounts(query, scope)
 
 
 class TrendPointOut(BaseModel):
@@ -60,9 +75,9 @@ def _within(
     rollup: type[AccountDailyRollup] | type[AccountDailyTopicRollup],
     since: date | None,
     until: date | None,
-    accounts: list[str] | None,
+    accounts: AccountFilter,
 ) -> Any:
-    """`query` limited to the given accounts and days."""
+    """`query` limited to the given accounts (ids or a sub-query of ids) and days."""
     if accounts is not None:
         query = query.where(col(rollup.account_id).in_(accounts))
     if since is not None:
@@ -77,7 +92,7 @@ def _daily(
     source: str,
     since: date | None,
     until: date | None,
-    accounts: list[str] | None,
+    accounts: AccountFilter,
 ) -> list[DailyCounts]:
     query = select(AccountDailyRollup).where(AccountDailyRollup.source == source)
     return [
@@ -93,7 +108,7 @@ def _topic_daily(
     topic: str,
     since: date | None,
     until: date | None,
-    accounts: list[str] | None,
+    accounts: AccountFilter,
 ) -> list[DailyCounts]:
     """A topic's daily rollups as trend rows: mentions stand for messages, and the topic's
     aspect sentiment for the messages' scores."""
@@ -146,7 +161,7 @@ def _rows(
     source: str,
     since: date | None,
     until: date | None,
-    accounts: list[str] | None,
+    accounts: AccountFilter,
 ) -> list[DailyCounts]:
     if topic is not None:
         return _topic_daily(session, topic, since, until, accounts)
@@ -162,7 +177,7 @@ def account_trend(
     account_id: AccountId,
     request: Request,
     response: Response,
-    _: Reader,
+    principal: Reader,
     database: DatabaseDep,
     granularity: Granularity = "week",
     source: SourceFilter = ALL_SOURCES,
@@ -174,8 +189,7 @@ def account_trend(
     Last-Modified: If-None-Match / If-Modified-Since get a 304 while nothing changed); with
     `topic`, the mentions of that topic and their aspect sentiment."""
     with database.session() as session:
-        if session.get(Account, account_id) is None:
-            raise NotFoundError(f"account {account_id!r} does not exist", field="account_id")
+        visible_account(session, account_id, principal.scope)
         _check_topic(session, topic, source)
         current = caching.validators(session, request, _facts(account_id, topic))
         if (unchanged := caching.not_modified(request, current)) is not None:
@@ -197,7 +211,7 @@ def account_trend(
 def portfolio_trend(
     request: Request,
     response: Response,
-    _: Reader,
+    principal: Reader,
     database: DatabaseDep,
     segment: str | None = None,
     granularity: Granularity = "week",
@@ -207,20 +221,20 @@ def portfolio_trend(
     topic: TopicFilter = None,
 ) -> TrendOut | Response:
     """All accounts, or those of one segment, summed per bucket (conditional GETs as above);
-    with `topic`, the mentions of that topic and their aspect sentiment."""
+    with `topic`, the mentions of that topic and their aspect sentiment. Keys scoped to
+    segments/owners get the sum over the accounts in their scope."""
+    scope = principal.scope
     with database.session() as session:
         _check_topic(session, topic, source)
-        current = caching.validators(session, request, _facts(None, topic))
+        extra = [scope_token(scope)]
+        current = caching.validators(session, request, _facts(None, topic), extra=extra)
         if (unchanged := caching.not_modified(request, current)) is not None:
             return unchanged
-        accounts = None
-        if segment is not None:
-            accounts = list(session.exec(select(Account.id).where(Account.segment == segment)))
+        accounts = _portfolio_accounts(segment, scope)
         rows = _rows(session, topic, source, since, until, accounts)
-    scope = f"segment:{segment}" if segment else "portfolio"
     caching.set_headers(response, current)
     return TrendOut(
-        scope=scope,
+        scope=f"segment:{segment}" if segment else "portfolio",
         granularity=granularity,
         source=source,
         topic=topic,
