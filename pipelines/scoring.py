@@ -3,6 +3,9 @@ and refresh the affected daily rollups, all in one transaction per batch.
 
 Several workers may share one PostgreSQL: claims use `FOR UPDATE SKIP LOCKED` and a lease, so
 no message is scored twice at once and a killed worker's claims are retried after the lease.
+While the database is unavailable (restarted, connection lost) `ScoringWorker.run` waits with
+exponential backoff and carries on; a batch whose transaction failed is rolled back whole and
+claimed again by the same worker, so nothing is lost or scored twice.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import delete, func, or_, update
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from models.message_sentiment import MessageSentiment, MessageSentimentScorer
@@ -23,7 +27,7 @@ from pipelines import rollups
 from pipelines.language import is_supported_language
 from pipelines.queue import ensure_active_version
 from pipelines.topics import store_topics
-from sentiment_service.storage.database import Database
+from sentiment_service.storage.database import Database, DatabaseFault, database_fault
 from sentiment_service.storage.tables import (
     Message,
     MessageScore,
@@ -35,6 +39,18 @@ log = structlog.get_logger(__name__)
 # Gives the topic assigner in force (looked up per batch, so a taxonomy change applies to the
 # next batch without a restart).
 TopicSource = Callable[[Session], TopicAssigner]
+# Waits between attempts while the database is unavailable: doubling from the first to the most.
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 30.0
+# How long a claim holds before another worker may take the batch over (its worker died).
+DEFAULT_LEASE_SECONDS = 300.0
+
+
+def retry_delay(
+    attempt: int, first: float = RETRY_FIRST_SECONDS, most: float = RETRY_MAX_SECONDS
+) -> float:
+    """Seconds to wait before retry number `attempt` (1, 2, ...): 0.5, 1, 2, 4 ... up to 30."""
+    return min(most, first * 2 ** max(0, attempt - 1))
 
 
 @dataclass
@@ -119,7 +135,7 @@ class ScoringWorker:
         topics: TopicSource | None = None,
         worker_id: str,
         batch_size: int = 64,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = timedelta(seconds=DEFAULT_LEASE_SECONDS),
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.database = database
@@ -132,7 +148,12 @@ class ScoringWorker:
         self.stats = WorkerStats()
 
     def claim(self) -> list[int]:
-        """Claim up to batch_size unclaimed (or lease-expired) queued messages."""
+        """Claim up to batch_size unclaimed (or lease-expired) queued messages.
+
+        Messages this worker claimed before but did not finish (its batch failed, e.g. the
+        database went away mid-batch) are taken again at once: a worker claims only when it
+        holds no batch, so such claims are orphans. Worker ids must be unique per process.
+        """
         now = self.clock()
         with self.database.session() as session:
             candidates = (
@@ -141,6 +162,7 @@ class ScoringWorker:
                     or_(
                         col(ScoringQueueItem.claimed_at).is_(None),
                         col(ScoringQueueItem.claimed_at) < now - self.lease,
+                        ScoringQueueItem.claimed_by == self.worker_id,
                     )
                 )
                 .order_by(col(ScoringQueueItem.message_id))
@@ -176,14 +198,15 @@ class ScoringWorker:
                     hint="restart the worker",
                 )
             keys = {(m.account_id, m.created_at.date()) for m in messages if m.account_id}
-            self.stats.rollup_rows += rollups.recompute(session, keys, version)
+            rollup_rows = rollups.recompute(session, keys, version)
             session.execute(
                 delete(ScoringQueueItem).where(
                     col(ScoringQueueItem.message_id).in_(ids),
                     ScoringQueueItem.claimed_by == self.worker_id,
                 )
             )
-        self.stats.batches += 1
+        self.stats.batches += 1  # counted once the batch is committed
+        self.stats.rollup_rows += rollup_rows
         self.stats.scored += scored
         self.stats.skipped += skipped
 
@@ -204,9 +227,34 @@ class ScoringWorker:
         return self.stats
 
     def run(self, stop: threading.Event, poll_seconds: float = 1.0) -> WorkerStats:
-        """Work until `stop` is set, sleeping `poll_seconds` when the queue is empty."""
+        """Work until `stop` is set, sleeping `poll_seconds` when the queue is empty.
+
+        While the database is unavailable the worker logs `database_unavailable` and retries
+        with backoff (see `retry_delay`); other errors, a read-only or full database included,
+        are raised to the caller.
+        """
+        failures = 0
         while not stop.is_set():
-            if not self.run_once():
+            try:
+                handled = self.run_once()
+            except DBAPIError as error:
+                if database_fault(error) is not DatabaseFault.UNAVAILABLE:
+                    raise
+                failures += 1
+                delay = retry_delay(failures)
+                log.warning(
+                    "database_unavailable",
+                    worker=self.worker_id,
+                    error=type(error).__name__,
+                    attempt=failures,
+                    retry_in_seconds=delay,
+                )
+                stop.wait(delay)
+                continue
+            if failures:
+                log.info("database_recovered", worker=self.worker_id, attempts=failures)
+                failures = 0
+            if not handled:
                 stop.wait(poll_seconds)
         return self.stats
 

@@ -8,6 +8,7 @@ class ServiceError(Exception):
 
     status_code = 500
     title = "Internal error"
+    retry_after_seconds: int | None = None  # sent as Retry-After when set
 
     def __init__(self, detail: str, *, field: str | None = None) -> None:
         super().__init__(detail)
@@ -48,3 +49,24 @@ class NotReadyError(ServiceError):
 
     status_code = 503
     title = "Service not ready"
+
+
+class DatabaseUnavailableError(NotReadyError):
+    """The database cannot be reached right now (down, restarting, connection lost)."""
+
+    retry_after_seconds = 5
+
+
+class DatabaseReadOnlyError(ServiceError):
+    """The database refuses writes (read-only replica, setting or file)."""
+
+    status_code = 503
+    title = "Database is read-only"
+    retry_after_seconds = 30
+
+
+class DatabaseFullError(ServiceError):
+    """The database has no room left for writes (disk full, size limit reached)."""
+
+    status_code = 507
+    title = "Insufficient storage"

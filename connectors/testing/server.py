@@ -59,7 +59,8 @@ RANDOM_FAULTS = (
 
 
 class FakeApi:
-    """Serves `handler` on a free port; queued or random faults replace some answers."""
+    """Serves `handler` on a free port; queued or random faults replace some answers, and
+    `delay_seconds` slows every answer down."""
 
     def __init__(
         self,
@@ -68,10 +69,12 @@ class FakeApi:
         fail_rate: float = 0.0,
         seed: int = 0,
         stall_seconds: float = 1.0,
+        delay_seconds: float = 0.0,
     ) -> None:
         self.handler = handler
         self.fail_rate = fail_rate
         self.stall_seconds = stall_seconds
+        self.delay_seconds = delay_seconds  # added before every answer (a slow vendor)
         self.random = random.Random(seed)
         self.faults: deque[Fault] = deque()
         self.requests: list[Request] = []
@@ -157,6 +160,8 @@ class FakeApi:
                 )
                 with fake.lock:
                     fake.requests.append(request)
+                if fake.delay_seconds:
+                    time.sleep(fake.delay_seconds)
                 fault = fake._next_fault(parts.path)
                 if fault is not None:
                     with fake.lock:

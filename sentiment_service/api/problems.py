@@ -8,10 +8,11 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
 from sentiment_service.errors import ServiceError
+from sentiment_service.storage.database import database_error, database_fault
 
 log = structlog.get_logger(__name__)
 PROBLEM_TYPE = "about:blank"
@@ -60,10 +61,19 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, 422, "Invalid request", f"invalid input in: {fields}", errors=errors)
 
 
+def _service_problem(request: Request, exc: ServiceError) -> JSONResponse:
+    errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
+    headers = (
+        {"Retry-After": str(exc.retry_after_seconds)}
+        if exc.retry_after_seconds is not None
+        else None
+    )
+    return problem(request, exc.status_code, exc.title, exc.detail, errors=errors, headers=headers)
+
+
 async def _service(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
-    errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
-    return problem(request, exc.status_code, exc.title, exc.detail, errors=errors)
+    return _service_problem(request, exc)
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
@@ -78,15 +88,15 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _database_down(request: Request, exc: Exception) -> JSONResponse:
-    log.error("database_unavailable", error=type(exc).__name__)
-    return problem(
-        request,
-        503,
-        "Service not ready",
-        "the database is unavailable; retry later",
-        headers={"Retry-After": "5"},
-    )
+async def _database(request: Request, exc: Exception) -> JSONResponse:
+    """Database failures the caller can act on (unreachable: 503 and retry; read-only: 503;
+    full: 507); any other database error is a bug, left to the 500 handler."""
+    mapped = database_error(exc)
+    if mapped is None:
+        raise exc
+    fault = database_fault(exc)
+    log.error(f"database_{fault}", error=type(exc).__name__, status=mapped.status_code)
+    return _service_problem(request, mapped)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -99,5 +109,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(ServiceError, _service)
     app.add_exception_handler(HTTPException, _http)
-    app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(DBAPIError, _database)
     app.add_exception_handler(Exception, _unexpected)
