@@ -66,7 +66,7 @@ def backfill(
         )
     after_id, batches = 0, 0
     while max_batches is None or batches < max_batches:
-        with database.session() as session:
+        with database.session(write=True) as session:
             messages = list(
                 session.exec(
                     select(Message)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 
 CANDIDATES = (
     "en",
@@ -57,10 +58,19 @@ class LanguageDetector:
         return str(language) if confidence >= self.min_confidence else None
 
 
+_DETECTOR_LOCK = threading.Lock()
+
+
 @functools.cache
-def shared_detector() -> LanguageDetector:
-    """One detector per process (loading the model takes a few hundred milliseconds)."""
+def _build_detector() -> LanguageDetector:
     return LanguageDetector()
+
+
+def shared_detector() -> LanguageDetector:
+    """One detector per process. Loading the model takes seconds on a busy machine, so the
+    first callers wait for one build under a lock instead of each building their own."""
+    with _DETECTOR_LOCK:
+        return _build_detector()
 
 
 SUPPORTED_LANGUAGES = frozenset({"en"})

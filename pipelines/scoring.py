@@ -155,7 +155,7 @@ class ScoringWorker:
         holds no batch, so such claims are orphans. Worker ids must be unique per process.
         """
         now = self.clock()
-        with self.database.session() as session:
+        with self.database.session(write=True) as session:
             candidates = (
                 select(ScoringQueueItem.message_id)
                 .where(
@@ -184,7 +184,7 @@ class ScoringWorker:
 
     def process(self, ids: list[int]) -> None:
         """Score claimed messages, store scores and rollups, and release the queue rows."""
-        with self.database.session() as session:
+        with self.database.session(write=True) as session:
             messages = list(session.exec(select(Message).where(col(Message.id).in_(ids))).all())
             scored, skipped = store_scores(
                 session, messages, self.scorer, self.topics(session) if self.topics else None

@@ -191,7 +191,7 @@ def retopic(
     summary = RetopicSummary(assigner.version, resumed_after_id=after_id)
     batches = 0
     while max_batches is None or batches < max_batches:
-        with database.session() as session:
+        with database.session(write=True) as session:
             messages = list(
                 session.exec(
                     select(Message)

@@ -66,8 +66,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Execution option that makes a SQLite transaction take the write lock at BEGIN.
+SQLITE_IMMEDIATE = "sqlite_immediate"
+
+
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
+    # another connection wrote in between (SQLite does not wait there), so writers ask for
+    # the lock up front and wait for it (busy_timeout) instead.
+    immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class Database:
@@ -76,11 +84,19 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_db_engine(url)
+        self._write_engine = self.engine.execution_options(**{SQLITE_IMMEDIATE: True})
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on error."""
-        with Session(self.engine, expire_on_commit=False) as session:
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error.
+
+        `write=True` is for transactions that read and then write while other processes may
+        write too (ingestion, the scoring worker): on SQLite they take the write lock when they
+        begin and wait for it, instead of failing when another writer got there first. On
+        PostgreSQL it changes nothing.
+        """
+        engine = self._write_engine if write else self.engine
+        with Session(engine, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
