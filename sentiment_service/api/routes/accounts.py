@@ -69,7 +69,7 @@ def put_account(
     response: Response,
 ) -> AccountOut:
     """Create the account, or replace its fields and vendor ids; changes go to the audit log."""
-    with database.session() as session:
+    with database.session(write=True) as session:
         view, created = upsert_account(session, account_id, body, actor=principal.actor)
     if created:
         response.status_code = status.HTTP_201_CREATED

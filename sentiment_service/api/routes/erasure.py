@@ -36,7 +36,7 @@ def erase(
     `confirm` must repeat the account id. The audit log records the row counts, not content."""
     if confirm != account_id:
         raise InvalidInputError("repeat the account id in `confirm` to erase it", field="confirm")
-    with database.session() as session:
+    with database.session(write=True) as session:
         removed = erase_account(session, account_id, actor=principal.actor)
     if removed is None:
         raise NotFoundError(f"account {account_id!r} does not exist", field="account_id")

@@ -53,7 +53,7 @@ def _ingest(
             f"{len(raws)} records exceed the batch limit of {settings.max_batch_size}",
             field=field,
         )
-    with database.session() as session:
+    with database.session(write=True) as session:
         ingestor = Ingestor(
             session, IngestPolicy.from_settings(settings), channel="api", actor=principal.actor
         )
