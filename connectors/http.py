@@ -41,7 +41,9 @@ class HttpPolicy:
     """Timeouts, retry and rate-limit behaviour, and the request budget of one sync."""
 
     connect_timeout: float = 5.0
-    read_timeout: float = 30.0
+    read_timeout: float = 30.0  # also the write and connection-pool timeouts
+    total_timeout: float = 120.0  # one whole request, first byte sent to last byte read
+    max_response_bytes: int = 64 * 1024 * 1024
     max_attempts: int = 8
     backoff_base: float = 0.5
     backoff_max: float = 60.0
@@ -96,6 +98,59 @@ def build_client(
         transport=transport,
         follow_redirects=False,
     )
+
+
+class ResponseTooLarge(httpx.HTTPError):
+    """The response body grew past the limit the caller set."""
+
+
+def send_within(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    deadline_seconds: float,
+    max_bytes: int,
+    truncate: bool = False,
+    **kwargs: Any,
+) -> httpx.Response:
+    """Send a request and read its body, giving up after `deadline_seconds` in all.
+
+    The client's own timeouts bound each wait (to connect, for the next bytes), not the whole
+    call: a server that trickles a byte just before each read timeout would hold the caller
+    forever. This checks the deadline after every chunk of the body (so it overshoots by at
+    most one read timeout) and raises httpx.ReadTimeout. A body larger than `max_bytes` raises
+    ResponseTooLarge, or with `truncate` is cut there (for callers that only glance at it).
+    The returned response is fully read.
+    """
+    started = time.monotonic()
+    with client.stream(method, url, **kwargs) as response:
+        size = 0
+        chunks: list[bytes] = []
+        for chunk in response.iter_bytes():  # decoded (gzip, brotli, ...)
+            size += len(chunk)
+            if size > max_bytes:
+                if not truncate:
+                    raise ResponseTooLarge(f"response body is larger than {max_bytes} bytes")
+                chunks.append(chunk[: max_bytes - size])
+                break
+            chunks.append(chunk)
+            if time.monotonic() - started > deadline_seconds:
+                raise httpx.ReadTimeout(
+                    f"no complete response within {deadline_seconds:g} s",
+                    request=response.request,
+                )
+        headers = [
+            (name, value)
+            for name, value in response.headers.multi_items()
+            if name.lower() not in ("content-encoding", "content-length")  # body is decoded
+        ]
+        return httpx.Response(
+            response.status_code,
+            headers=headers,
+            content=b"".join(chunks),
+            request=response.request,
+        )
 
 
 def redact_url(url: str | httpx.URL) -> str:
@@ -212,9 +267,19 @@ class VendorHttp:
         self.stats.requests += 1
         where = f"{method} {redact_url(url)}"
         try:
-            response = self.client.request(method, url, params=params, json=body)
+            response = send_within(
+                self.client,
+                method,
+                url,
+                deadline_seconds=self.policy.total_timeout,
+                max_bytes=self.policy.max_response_bytes,
+                params=params,
+                json=body,
+            )
         except httpx.TimeoutException as error:
             raise TransientError(f"{where}: timed out ({type(error).__name__})") from None
+        except ResponseTooLarge as error:  # asking again would not make it smaller
+            raise ConnectorError(f"{where}: {error}") from None
         except httpx.TransportError as error:
             raise TransientError(f"{where}: {type(error).__name__}") from None
         where = f"{method} {redact_url(response.request.url)}"

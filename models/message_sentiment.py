@@ -10,6 +10,10 @@ Aggregation rule (documented in the README):
   context), and a long sentence counts more than a short one.
 - Either way each sentence keeps its own scores, for explanations ("which sentences made this
   negative") and for per-topic sentiment.
+- Only the first MAX_SCORED_CHARS characters of the cleaned text are scored (`removed` then
+  lists "truncated"). Ingestion keeps messages far shorter by default (max_text_chars); the
+  cap bounds the time one message can take whatever the settings: every sentence is a model
+  input, and a megabyte of short sentences would take minutes.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ if TYPE_CHECKING:  # spaCy is imported only where sentences are split
     from models.sentences import Sentence, SentenceSplitter
 
 NEUTRAL_FLOOR = 0.1
+MAX_SCORED_CHARS = 50_000
 
 
 class ProbabilityModel(Protocol):
@@ -90,6 +95,13 @@ def aggregate_sentences(probabilities: np.ndarray, lengths: Sequence[int]) -> np
     return mean / mean.sum()
 
 
+def _bounded(item: CleanedText) -> CleanedText:
+    """`item` cut to its first MAX_SCORED_CHARS characters (see the module docstring)."""
+    if len(item.text) <= MAX_SCORED_CHARS:
+        return item
+    return CleanedText(item.text[:MAX_SCORED_CHARS], [*item.removed, "truncated"])
+
+
 class MessageSentimentScorer:
     """Scores whole messages with a sentence model and a sentence splitter."""
 
@@ -104,7 +116,7 @@ class MessageSentimentScorer:
 
     def score(self, texts: Sequence[str]) -> list[MessageSentiment]:
         """Score messages; all sentences and whole texts of the batch go in one model call."""
-        cleaned = [clean_message(text or "") for text in texts]
+        cleaned = [_bounded(clean_message(text or "")) for text in texts]
         split = self.splitter.split([item.text for item in cleaned])
         fits = [
             count <= self.model.max_length

@@ -28,6 +28,8 @@ GREETING = re.compile(
     re.IGNORECASE,
 )
 MAX_SIGNATURE_LINES = 6
+# A UTF-16 surrogate on its own (JSON can carry one as "\ud800"); no encoder accepts it.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -69,12 +71,23 @@ def _cut_greeting(lines: list[str]) -> tuple[list[str], bool]:
     return lines, False
 
 
+def replace_lone_surrogates(text: str) -> str:
+    """`text` with every lone surrogate replaced by U+FFFD (the replacement character).
+
+    Python strings decoded from JSON may hold them; the tokenizers, spaCy and the database
+    refuse them (UnicodeEncodeError), so the message path replaces them first.
+    """
+    return LONE_SURROGATE.sub("\ufffd", text)
+
+
 def clean_message(text: str) -> CleanedText:
-    """Remove quoted history, then the signature, then an opening greeting line.
+    """Replace lone surrogates, then remove quoted history, the signature and an opening
+    greeting line.
 
     If nothing would be left, the original text is kept (a message that is only "Thanks!"
     still has a sentiment).
     """
+    text = replace_lone_surrogates(text)
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     removed: list[str] = []
     for kind, step in (

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from models.text_cleaning import replace_lone_surrogates
 from pipelines.dedupe import NEAR_DUPLICATE_WINDOW, content_hash, template_hash
 from pipelines.language import shared_detector
 from pipelines.queue import enqueue
@@ -176,6 +177,8 @@ class Ingestor:
     def quarantine(self, kind: str, index: int, raw: Any, rejection: Rejection) -> ItemResult:
         """Keep a refused record; the same payload refused again reuses the earlier row."""
         payload = _jsonable(self.redactor.redact_payload(raw) if self.redactor else raw)
+        reason = _storable(rejection.reason)
+        field_path = _storable(rejection.field) if rejection.field else None
         canonical = json.dumps([kind, self.channel, rejection.code, payload], sort_keys=True)
         digest = hashlib.sha256(canonical.encode()).hexdigest()
         row = self.session.exec(
@@ -186,10 +189,10 @@ class Ingestor:
             row = QuarantineRecord(
                 kind=kind,
                 channel=self.channel,
-                source=str(source)[:64] if source is not None else None,
+                source=_storable(str(source))[:64] if source is not None else None,
                 reason_code=rejection.code,
-                reason=rejection.reason,
-                field_path=rejection.field,
+                reason=reason,
+                field_path=field_path,
                 raw_payload=payload,
                 payload_hash=digest,
             )
@@ -199,8 +202,8 @@ class Ingestor:
             index,
             "rejected",
             code=rejection.code,
-            reason=rejection.reason,
-            field=rejection.field,
+            reason=reason,
+            field=field_path,
             quarantine_id=row.id,
         )
 
@@ -244,6 +247,15 @@ class Ingestor:
                     code="same_external_id",
                     reason="already stored with the same content",
                 )
+            same_text = self._same_text(record.account_id, digest, other_than=existing.id)
+            if same_text is not None:  # the edit would duplicate another message's text
+                return ItemResult(
+                    index,
+                    "duplicate",
+                    same_text.id,
+                    code="same_content",
+                    reason=f"same text already stored as message {same_text.id}",
+                )
             for name, value in fields.items():
                 setattr(existing, name, value)
             existing.updated_at = self.clock()
@@ -253,11 +265,7 @@ class Ingestor:
             enqueue(self.session, [existing.id])
             return ItemResult(index, "updated", existing.id)
         if record.account_id is not None:
-            same_text = self.session.exec(
-                select(Message).where(
-                    Message.account_id == record.account_id, Message.content_hash == digest
-                )
-            ).first()
+            same_text = self._same_text(record.account_id, digest)
             if same_text is not None:
                 return ItemResult(
                     index,
@@ -286,6 +294,19 @@ class Ingestor:
         assert message.id is not None
         enqueue(self.session, [message.id])
         return ItemResult(index, "accepted", message.id)
+
+    def _same_text(
+        self, account_id: str | None, digest: str, *, other_than: int | None = None
+    ) -> Message | None:
+        """A stored message of the account with the same content hash (unique per account)."""
+        if account_id is None:
+            return None
+        query = select(Message).where(
+            Message.account_id == account_id, Message.content_hash == digest
+        )
+        if other_than is not None:
+            query = query.where(Message.id != other_than)
+        return self.session.exec(query).first()
 
     def _near_duplicate(self, record: MessageRecord, template: str) -> Message | None:
         """A stored message of the same account, author kind and source with the same
@@ -361,14 +382,24 @@ class Ingestor:
         return ItemResult(index, "accepted", outcome.id)
 
 
+def _storable(text: str) -> str:
+    """`text` (a field name, reason or source of a refused record) as a text column of either
+    database stores it: NUL (PostgreSQL refuses it) and lone surrogates (no encoder accepts
+    them) become U+FFFD, so that the quarantine still shows where they were."""
+    return replace_lone_surrogates(text).replace("\x00", "\ufffd")
+
+
 def _jsonable(value: Any) -> Any:
-    """A JSON-safe copy of `value` (unknown objects become strings)."""
+    """A JSON-safe copy of `value` that any database can store: unknown objects become strings,
+    non-finite floats strings, and lone surrogates in strings and keys U+FFFD."""
     if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
+        return {replace_lone_surrogates(str(key)): _jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(item) for item in value]
-    if isinstance(value, str | int | bool) or value is None:
+    if isinstance(value, str):
+        return replace_lone_surrogates(value)
+    if isinstance(value, int | bool) or value is None:
         return value
     if isinstance(value, float):
         return value if value == value and abs(value) != float("inf") else str(value)
-    return str(value)
+    return replace_lone_surrogates(str(value))

@@ -6,6 +6,7 @@ the field and a reason code; the caller quarantines rejections, nothing is dropp
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -13,6 +14,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -22,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from models.text_cleaning import LONE_SURROGATE, replace_lone_surrogates
 from sentiment_service.text_rules import NoNul, StripNul
 from sentiment_service.vocabulary import AuthorRole, Outcome, Source
 
@@ -32,6 +35,25 @@ SystemName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), NoNul
 ]
 MetricName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+
+def valid_unicode(value: Any) -> Any:
+    """`value` (a JSON value) with lone surrogates in its strings and keys replaced by U+FFFD.
+
+    Free text may carry half of a character cut off by a vendor (JSON can hold lone UTF-16
+    surrogates); it keeps the rest of its words. Identifiers are refused instead
+    (`invalid_unicode`): two different broken ids must not become the same id.
+    """
+    if isinstance(value, str):
+        return replace_lone_surrogates(value)
+    if isinstance(value, dict):
+        return {valid_unicode(key): valid_unicode(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [valid_unicode(item) for item in value]
+    return value
+
+
+ValidUnicode = BeforeValidator(valid_unicode)
 
 
 @dataclass(frozen=True)
@@ -48,8 +70,24 @@ class ValidationLimits:
         return self.now + self.future_skew
 
 
+# Nothing the service stores was written before the Unix epoch; a 0 or negative epoch is a
+# vendor's "unknown". The floor also keeps date arithmetic (windows, rollups) far from year 1.
+EARLIEST_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _as_utc(value: datetime, info: ValidationInfo) -> datetime:
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+        raise PydanticCustomError(
+            "timestamp_out_of_range", "timestamp {value} is out of range", {"value": str(value)}
+        ) from None
+    if value <= EARLIEST_TIMESTAMP:
+        raise PydanticCustomError(
+            "timestamp_out_of_range",
+            "timestamp {value} is not after 1970-01-01T00:00:00Z",
+            {"value": value.isoformat()},
+        )
     limits: ValidationLimits | None = (info.context or {}).get("limits")
     if limits is not None and value > limits.latest_allowed:
         raise PydanticCustomError(
@@ -72,15 +110,17 @@ class MessageRecord(BaseModel):
         description="Our account id; may be empty only for brand-level social mentions.",
     )
     author_role: AuthorRole = AuthorRole.CUSTOMER
-    text: Annotated[str, StripNul] = Field(
+    text: Annotated[str, ValidUnicode, StripNul] = Field(
         description="The message text; redacted for PII before storage (NUL characters dropped)."
     )
-    created_at: datetime = Field(description="When it was written; naive times are taken as UTC.")
+    created_at: datetime = Field(
+        description="When it was written, after 1970-01-01; naive times are taken as UTC."
+    )
     thread_id: Identifier | None = None
     language: (
         Annotated[str, StringConstraints(pattern=r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})?$")] | None
     ) = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: Annotated[dict[str, Any], ValidUnicode] = Field(default_factory=dict)
 
     @field_validator("text")
     @classmethod
@@ -143,7 +183,7 @@ class OutcomeRecord(BaseModel):
     account_id: Identifier
     outcome: Outcome
     occurred_on: date
-    notes: Annotated[str, StringConstraints(max_length=2000), StripNul] | None = None
+    notes: Annotated[str, ValidUnicode, StringConstraints(max_length=2000), StripNul] | None = None
 
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
@@ -163,21 +203,25 @@ CUSTOM_CODES = frozenset(
         "empty_text",
         "text_too_long",
         "future_timestamp",
+        "timestamp_out_of_range",
         "account_required",
         "not_finite",
         "nul_character",
     }
 )
+PYDANTIC_CODES = {
+    "missing": "missing_field",
+    "extra_forbidden": "unexpected_field",
+    "string_unicode": "invalid_unicode",  # a lone surrogate in an identifier
+}
 
 
 def _reason_code(error: dict[str, Any]) -> str:
     kind, loc = error["type"], error["loc"]
     if kind in CUSTOM_CODES:
         return kind
-    if kind == "missing":
-        return "missing_field"
-    if kind == "extra_forbidden":
-        return "unexpected_field"
+    if kind in PYDANTIC_CODES:
+        return PYDANTIC_CODES[kind]
     if loc == ("source",) and kind == "enum":
         return "unknown_source"
     if kind.startswith(("datetime", "date")):
@@ -198,10 +242,17 @@ def validate_record(model: type[RecordT], raw: Any, limits: ValidationLimits) ->
     if not isinstance(raw, dict):
         rejection = Rejection("not_an_object", "each record must be a JSON object", None)
         return Validated(None, rejection)
+    for key in raw:  # pydantic reports such a key without naming it
+        if isinstance(key, str) and LONE_SURROGATE.search(key):
+            reason = "field name is not valid Unicode (it holds a lone surrogate)"
+            return Validated(None, Rejection("invalid_unicode", reason, key))
     try:
         return Validated(model.model_validate(raw, context={"limits": limits}), None)
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
-        field = ".".join(map(str, first["loc"])) or None
+        loc = tuple(first["loc"])
+        field: str | None = ".".join(map(str, loc))
+        if not field:  # an unexpected key "" is named '""'; no location at all: no field
+            field = json.dumps(loc[0]) if loc else None
         message = str(first["msg"])
         return Validated(None, Rejection(_reason_code(dict(first)), message, field))

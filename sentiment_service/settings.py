@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(1000, ge=1, description="Most records in one ingestion batch.")
     max_text_chars: int = Field(20_000, ge=1, description="Longest message text accepted.")
     max_request_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    max_json_depth: int = Field(
+        32, ge=2, le=1000, description="Deepest nesting of arrays/objects in a JSON body."
+    )
     future_skew_seconds: int = Field(
         300, ge=0, description="How far in the future a timestamp may be (clock skew)."
     )

@@ -29,7 +29,7 @@ from tenacity import (
     wait_random,
 )
 
-from connectors.http import redact_url, retry_after_seconds
+from connectors.http import redact_url, retry_after_seconds, send_within
 from sentiment_service.settings import Settings
 from sentiment_service.storage.database import Database
 from sentiment_service.storage.tables import AlertDelivery, AlertEvent, AlertRule
@@ -41,6 +41,7 @@ PENDING, DELIVERED, CANCELLED = "pending", "delivered", "cancelled"
 USER_AGENT = "sentiment-service-alerts/0.1"
 RETRYABLE_STATUS = frozenset({408, 425, 429})
 MAX_ERROR_CHARS = 500
+MAX_ANSWER_BYTES = 16 * 1024  # of a webhook's answer, read only for the error message
 HEADER_CHARS = 150  # Slack's limit for header blocks
 
 
@@ -64,9 +65,15 @@ class DeliveryPolicy:
         )
 
     @property
+    def attempt_seconds(self) -> float:
+        """The most one POST may take in all (connect, send, answer), whatever the server does;
+        `timeout_seconds` bounds each wait within it."""
+        return 3 * self.timeout_seconds
+
+    @property
     def lease(self) -> timedelta:
         """How long a claimed event is reserved: longer than one event's attempts can take."""
-        worst = self.max_attempts * (3 * self.timeout_seconds + self.backoff_max) + 60
+        worst = self.max_attempts * (self.attempt_seconds + self.backoff_max) + 60
         return timedelta(seconds=worst)
 
 
@@ -182,8 +189,15 @@ class WebhookSender:
     def _attempt(self, url: str, payload: dict[str, Any], idempotency_key: str) -> Attempt:
         started = time.perf_counter()
         try:
-            response = self.client.post(
-                url, json=payload, headers={"Idempotency-Key": idempotency_key}
+            response = send_within(
+                self.client,
+                "POST",
+                url,
+                deadline_seconds=self.policy.attempt_seconds,
+                max_bytes=MAX_ANSWER_BYTES,
+                truncate=True,
+                json=payload,
+                headers={"Idempotency-Key": idempotency_key},
             )
         except (httpx.HTTPError, httpx.InvalidURL) as error:  # timeouts, refused, protocol
             return Attempt(

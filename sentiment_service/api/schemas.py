@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from pipelines.ingest import BatchResult
 
@@ -59,6 +59,26 @@ class BatchOut(BaseModel):
             rejected=groups["rejected"],
             counts=result.counts(),
         )
+
+
+class FieldProblem(BaseModel):
+    """One culprit input of a problem: where it is and what is wrong with it."""
+
+    field: str = Field(description="Dotted path of the input, e.g. `messages[0].created_at`.")
+    message: str
+    type: str | None = Field(None, description="Machine-readable error type, when known.")
+
+
+class ProblemDetails(BaseModel):
+    """An error, as RFC 9457 problem details (`application/problem+json`)."""
+
+    type: str = Field("about:blank", description="A URI naming the problem type.")
+    title: str = Field(description="Short summary of the problem type.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str = Field(description="What went wrong with this request.")
+    instance: str | None = Field(None, description="The request path.")
+    request_id: str | None = Field(None, description="Also sent as the `X-Request-ID` header.")
+    errors: list[FieldProblem] | None = Field(None, description="Per-field errors, if any.")
 
 
 class Page(BaseModel, Generic[T]):

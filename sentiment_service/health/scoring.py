@@ -175,7 +175,7 @@ def _reliability(
     count = 1.0
     if volume is not None and volume.value is not None and math.isfinite(volume.value):
         count = max(float(volume.value), 1.0)
-    return count / (count + rule.half_count)
+    return 1.0 / (1.0 + rule.half_count / count)  # = n / (n + half_count), without overflow
 
 
 def _apportion_tenths(exact: list[float], total_tenths: int) -> list[int]:
@@ -208,20 +208,25 @@ def score_account(
         _assess(component, features.get(component.feature), as_of=as_of, peers=peers)
         for component in resolved.components
     ]
-    total_weight = sum(item.component.weight for item in assessed)
+    # Only the ratios of weights matter. Each sum below divides the weights by the largest one
+    # first, so that no sum or product of finite weights can overflow to infinity.
+    top = max(item.component.weight for item in assessed)
+    total_weight = sum(item.component.weight / top for item in assessed)
     ok = [
         (item.component, item.transformed)
         for item in assessed
         if item.status == "ok" and item.transformed is not None
     ]
-    ok_weight = sum(component.weight for component, _ in ok)
+    ok_top = max((component.weight for component, _ in ok), default=1.0)
+    ok_weight = sum(component.weight / ok_top for component, _ in ok)  # >= 1 when ok
 
     score: float | None = None
     tenths: dict[str, int] = {}
     if ok:
-        raw = sum(component.weight * points for component, points in ok) / ok_weight
-        total_tenths = round(min(max(raw, 0.0), 100.0) * 10.0)
-        exact = [component.weight * points / ok_weight for component, points in ok]
+        exact = [component.weight / ok_top / ok_weight * points for component, points in ok]
+        # round(x, 1) rounds the value itself; round(x * 10) could round up an x just below a
+        # half-tenth, since x * 10 is rounded to the nearest float before round() sees it.
+        total_tenths = round(round(min(max(sum(exact), 0.0), 100.0), 1) * 10.0)
         shares = _apportion_tenths(exact, total_tenths)
         tenths = {component.name: share for (component, _), share in zip(ok, shares, strict=True)}
         score = total_tenths / 10.0
@@ -233,7 +238,7 @@ def score_account(
         reliability = (
             _reliability(item.component.kind, resolved.message_volume, features) if is_ok else 0.0
         )
-        backed_weight += item.component.weight * reliability
+        backed_weight += item.component.weight / top * reliability
         components.append(
             ComponentScore(
                 name=item.component.name,
@@ -244,7 +249,7 @@ def score_account(
                 observed_at=item.observed_at,
                 transformed=item.transformed,
                 weight=item.component.weight,
-                effective_weight=item.component.weight / ok_weight if is_ok else 0.0,
+                effective_weight=item.component.weight / ok_top / ok_weight if is_ok else 0.0,
                 contribution=tenths.get(item.component.name, 0) / 10.0,
                 status=item.status,
                 reliability=reliability,
@@ -259,7 +264,7 @@ def score_account(
         score=score,
         band=band_for(score, resolved.bands),
         confidence=backed_weight / total_weight if ok else 0.0,
-        coverage=ok_weight / total_weight,
+        coverage=sum(component.weight / top for component, _ in ok) / total_weight,
         bands=resolved.bands,
         components=tuple(components),
         missing=tuple(c.name for c in components if c.status == "missing"),

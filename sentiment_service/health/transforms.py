@@ -141,9 +141,13 @@ def transform_value(
     if not math.isfinite(value):
         raise ValueError(f"value must be finite, got {value}")
     if isinstance(transform, MinMaxTransform):
-        level = (min(max(value, transform.lo), transform.hi) - transform.lo) / (
-            transform.hi - transform.lo
-        )
+        lo, hi = transform.lo, transform.hi
+        clipped = min(max(value, lo), hi)
+        span = hi - lo
+        if math.isfinite(span):
+            level = (clipped - lo) / span
+        else:  # lo and hi near -+1.8e308: halve them so that the difference stays finite
+            level = (clipped / 2 - lo / 2) / (hi / 2 - lo / 2)
         if direction == "lower_is_better":
             level = 1.0 - level
         return transform.floor + level * (transform.cap - transform.floor)

@@ -143,7 +143,22 @@ def _rows(
             yield [account_id, *(row[n].value for n in chosen)]
 
 
-@router.get("/export", summary="Bulk export (CSV streamed, or Parquet)", response_class=Response)
+@router.get(
+    "/export",
+    summary="Bulk export (CSV streamed, or Parquet)",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "CSV, or with `format=parquet` a Parquet file",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.apache.parquet": {
+                    "schema": {"type": "string", "format": "binary"}
+                },
+            },
+        }
+    },
+)
 def export(
     principal: Reader,
     database: DatabaseDep,

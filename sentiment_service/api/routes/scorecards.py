@@ -188,6 +188,12 @@ def criteria_items(card: Scorecard) -> list[dict[str, Any]]:
     "/{card_id}/criteria",
     summary="Each component in plain words (JSON or HTML)",
     response_model=None,
+    responses={
+        200: {
+            "description": "JSON, or with `format=html` a page",
+            "content": {"application/json": {}, "text/html": {"schema": {"type": "string"}}},
+        }
+    },
 )
 def criteria(
     card_id: CardId,
@@ -329,6 +335,12 @@ def backtest(
     "/{card_id}/backtest.png",
     summary="Backtest chart (ROC and calibration)",
     response_class=Response,
+    responses={
+        200: {
+            "description": "A PNG image",
+            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
 )
 def backtest_chart(
     card_id: CardId,

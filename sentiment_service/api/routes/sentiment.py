@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, StringConstraints
 
-from models.message_sentiment import MessageSentiment
+from models.message_sentiment import MAX_SCORED_CHARS, MessageSentiment
 from sentiment_service.api.deps import ModelsDep, Reader, SettingsDep
 from sentiment_service.errors import InvalidInputError, PayloadTooLargeError
 
@@ -41,7 +41,10 @@ class SentimentOut(BaseModel):
     score: float = Field(description="p(positive) - p(negative), in [-1, 1]")
     aggregation: str = Field(description="whole_text, single_sentence or sentence_weighted")
     cleaned_text: str
-    removed: list[str] = Field(description="Parts stripped: quoted_reply, signature, greeting")
+    removed: list[str] = Field(
+        description="Parts stripped: quoted_reply, signature, greeting; truncated: only the "
+        f"first {MAX_SCORED_CHARS:,} characters were scored"
+    )
     sentences: list[SentenceOut] | None = None
 
 
