@@ -7,12 +7,14 @@ import os
 import signal
 import socket
 import threading
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import func
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 from tqdm import tqdm
 
@@ -21,12 +23,13 @@ from evaluation.command import evaluate_command
 from evaluation.topic_command import evaluate_topics_command
 from pipelines.backfill import backfill, remaining
 from pipelines.ingest import IngestPolicy
-from pipelines.scoring import ScoringWorker, queue_length
+from pipelines.scoring import DEFAULT_LEASE_SECONDS, ScoringWorker, queue_length
 from pipelines.snapshots import days
 from pipelines.topics import active_taxonomy, topic_model
 from pipelines.topics import retopic as retopic_messages
 from sentiment_service.alerts.cli import alerts_command
 from sentiment_service.auth.keys import create_key, revoke_key
+from sentiment_service.auth.scope import AccountScope, ScopeError, check_scope_for_role
 from sentiment_service.errors import NotFoundError, ServiceError
 from sentiment_service.health.cli import health_app
 from sentiment_service.health.service import data_end, score_range
@@ -35,7 +38,7 @@ from sentiment_service.promotion import evaluate_candidate, promoted_artifact
 from sentiment_service.sample_loader import load_sample_data
 from sentiment_service.settings import Settings
 from sentiment_service.storage import migrate
-from sentiment_service.storage.database import Database
+from sentiment_service.storage.database import Database, database_error
 from sentiment_service.storage.tables import Message
 from sentiment_service.vocabulary import Role
 
@@ -77,6 +80,40 @@ def bench_sentiment(
     bench.main(data, threads)
 
 
+@bench_app.command("load")
+def bench_load(
+    duration: Annotated[float, typer.Option(min=1, help="Seconds of offered load")] = 180.0,
+    rate: Annotated[float, typer.Option(min=0.1, help="Requests per second (open loop)")] = 3.0,
+    read_share: Annotated[float, typer.Option(min=0, max=1, help="Fraction of reads")] = 0.5,
+    batch_size: Annotated[int, typer.Option(min=1, help="Messages per ingestion request")] = 20,
+    database_url: Annotated[
+        str | None, typer.Option(help="A throw-away database (default: a fresh SQLite file)")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Scoring worker processes")] = 1,
+    drain_timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for scoring")] = 300,
+    seed: Annotated[int, typer.Option(help="Seed of the request mix")] = 7,
+    warmup: Annotated[
+        bool, typer.Option("--warmup/--no-warmup", help="One request of each kind first")
+    ] = True,
+) -> None:
+    """Loopback load test of the real API and worker(s): mixed ingestion and reads at a
+    constant arrival rate, then checks every accepted message was stored and scored once."""
+    from pipelines.loadtest import LoadConfig, main
+
+    config = LoadConfig(
+        duration=duration,
+        rate=rate,
+        read_share=read_share,
+        batch_size=batch_size,
+        database_url=database_url,
+        workers=workers,
+        drain_timeout=drain_timeout,
+        seed=seed,
+        warmup=warmup,
+    )
+    raise typer.Exit(main(config))
+
+
 def _settings() -> Settings:
     return Settings()
 
@@ -93,8 +130,17 @@ def init_db() -> None:
 def create_key_command(
     role: Annotated[str, typer.Option(help="ingest, viewer, analyst or admin")],
     name: Annotated[str, typer.Option(help="Who or what uses the key")] = "cli",
+    segment: Annotated[
+        list[str] | None,
+        typer.Option(help="Viewer keys: read only accounts of this segment (repeatable)"),
+    ] = None,
+    owner: Annotated[
+        list[str] | None,
+        typer.Option(help="Viewer keys: read only accounts of this owner (repeatable)"),
+    ] = None,
 ) -> None:
-    """Create an API key and print it (it is shown only this once)."""
+    """Create an API key and print it (it is shown only this once). With --segment and/or
+    --owner, a viewer key reads only the accounts of those segments and owners."""
     try:
         parsed = Role(role)
     except ValueError:
@@ -102,10 +148,26 @@ def create_key_command(
             f"unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}",
             param_hint="--role",
         ) from None
+    scope = _key_scope(parsed, segment or [], owner or [])
     database = _migrated_database(_settings())
     with database.session() as session:
-        row, key = create_key(session, name=name, role=parsed, created_by="cli")
-    typer.echo(json.dumps({"id": row.id, "name": name, "role": parsed.value, "key": key}))
+        row, key = create_key(session, name=name, role=parsed, created_by="cli", scope=scope)
+    created: dict[str, Any] = {"id": row.id, "name": name, "role": parsed.value, "key": key}
+    if scope is not None:
+        created["scope"] = scope.to_json()
+    typer.echo(json.dumps(created))
+
+
+def _key_scope(role: Role, segments: list[str], owners: list[str]) -> AccountScope | None:
+    """The scope of --segment/--owner (None without them); a usage error when refused."""
+    if not segments and not owners:
+        return None
+    try:
+        scope = AccountScope.of(segments, owners)
+        check_scope_for_role(role, scope)
+    except ScopeError as error:
+        raise typer.BadParameter(str(error), param_hint="--segment/--owner") from None
+    return scope
 
 
 @app.command("revoke-key")
@@ -127,24 +189,56 @@ def worker(
     once: Annotated[bool, typer.Option("--once", help="Drain the queue, then exit")] = False,
     poll_seconds: Annotated[float, typer.Option(help="Sleep when the queue is empty")] = 1.0,
     worker_id: Annotated[str | None, typer.Option(help="Name of this worker")] = None,
+    lease_seconds: Annotated[
+        float,
+        typer.Option(
+            min=1, help="After this long, a batch claimed by a worker that died is retried"
+        ),
+    ] = DEFAULT_LEASE_SECONDS,
 ) -> None:
-    """Score queued messages continuously (several workers may share one PostgreSQL)."""
+    """Score queued messages continuously (several workers may share one PostgreSQL).
+
+    While the database is unavailable the worker retries with backoff; a read-only or full
+    database ends it with a one-line error (exit 1).
+    """
     settings = _settings()
-    database = _migrated_database(settings)
-    scoring = _scoring_worker(settings, database, batch_size, worker_id)
-    if once:
-        _drain(scoring, database)
-        return
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    typer.echo(f"worker {scoring.worker_id} scoring with {scoring.scorer.version}", err=True)
-    stats = scoring.run(stop, poll_seconds)
+    try:
+        database = _migrated_database(settings)
+        scoring = _scoring_worker(settings, database, batch_size, worker_id, lease_seconds)
+        if once:
+            _drain(scoring, database)
+            return
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        typer.echo(f"worker {scoring.worker_id} scoring with {scoring.scorer.version}", err=True)
+        stats = scoring.run(stop, poll_seconds)
+    except DBAPIError as error:
+        message = _database_failure(error)
+        if message is None:
+            raise
+        typer.echo(f"error: {message}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"stopped: {stats.scored} scored, {stats.skipped} skipped", err=True)
 
 
+def _database_failure(error: DBAPIError) -> str | None:
+    """One line that says what is wrong with the database, or None for other errors."""
+    mapped = database_error(error)
+    if mapped is None:
+        return None
+    cause = str(error.orig).strip().splitlines()
+    if not cause or cause[0] in mapped.detail:
+        return mapped.detail
+    return f"{mapped.detail} ({cause[0]})"
+
+
 def _scoring_worker(
-    settings: Settings, database: Database, batch_size: int = 64, worker_id: str | None = None
+    settings: Settings,
+    database: Database,
+    batch_size: int = 64,
+    worker_id: str | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
 ) -> ScoringWorker:
     hub = ModelHub(
         settings.sentiment_model_dir,
@@ -158,6 +252,7 @@ def _scoring_worker(
         topics=lambda session: topic_model(session, hub),
         worker_id=name,
         batch_size=batch_size,
+        lease=timedelta(seconds=lease_seconds),
     )
 
 

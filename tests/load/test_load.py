@@ -1,0 +1,76 @@
+"""The loopback load test in its short CI form (the full form: `sentiment-service bench load`).
+
+Each test starts the real API and a scoring worker in subprocesses, offers mixed ingestion and
+reads at a constant rate for a few seconds, waits for scoring and checks that nothing failed
+and every accepted message was stored and scored exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from pipelines.loadtest import LoadConfig, run_load_test
+from tests.conftest import drop_postgres_database, make_postgres_database
+
+pytestmark = pytest.mark.slow
+
+SHORT = LoadConfig(duration=12, rate=4, read_share=0.5, batch_size=10, drain_timeout=60)
+KEYS = {
+    "benchmark",
+    "database",
+    "duration_s",
+    "load_seconds",
+    "offered_rps",
+    "achieved_rps",
+    "requests",
+    "latency",
+    "endpoints",
+    "errors",
+    "errors_by_status",
+    "messages",
+    "ingest_messages_per_s",
+    "queue_max",
+    "drain_seconds",
+    "scoring_messages_per_s",
+    "machine",
+    "ok",
+}
+
+
+def check(result: dict[str, Any], database: str) -> None:
+    """No request failed; every accepted message was stored and scored exactly once."""
+    assert result.keys() >= KEYS
+    assert result["database"] == database
+    assert result["errors"] == 0, result["errors_by_status"]
+    requests = result["requests"]
+    assert requests["total"] == int(SHORT.duration * SHORT.rate)
+    assert requests["ingest"] > 0 and requests["read"] > 0
+    assert result["latency"]["all"].keys() >= {"p50_ms", "p95_ms", "p99_ms", "max_ms"}
+    messages = result["messages"]
+    assert messages["accepted"] == messages["sent"] > 0
+    assert messages["stored"] == messages["accepted"]
+    assert messages["lost"] == 0
+    assert messages["unacknowledged"] == 0
+    assert messages["duplicate_rows"] == 0
+    assert messages["scored_once"] == messages["stored"]
+    assert messages["unscored"] == 0
+    assert messages["scored_more_than_once"] == 0
+    assert messages["rescored"] == 0
+    assert messages["queue_left"] == 0
+    assert result["ok"] is True
+
+
+def test_load_sqlite() -> None:
+    check(run_load_test(SHORT), "sqlite")
+
+
+@pytest.mark.postgres
+def test_load_postgres(postgres_server: str) -> None:
+    url = make_postgres_database(postgres_server)
+    try:
+        check(run_load_test(replace(SHORT, database_url=url)), "postgresql")
+    finally:
+        drop_postgres_database(postgres_server, url)
