@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
+import tenacity
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 
+from pipelines.language import shared_detector
 from sentiment_service import __version__
 from sentiment_service.api.middleware import RequestContextMiddleware
 from sentiment_service.api.problems import install_problem_handlers
@@ -44,7 +48,7 @@ from sentiment_service.logs import configure_logging
 from sentiment_service.model_hub import ModelHub
 from sentiment_service.promotion import promoted_artifact
 from sentiment_service.settings import Settings
-from sentiment_service.storage.database import Database
+from sentiment_service.storage.database import Database, DatabaseFault, database_fault
 from sentiment_service.vocabulary import Role
 
 log = structlog.get_logger(__name__)
@@ -68,21 +72,19 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stopping = threading.Event()
         if settings.bootstrap_admin_key is not None:
-            with database.session() as session:
-                ensure_key(
-                    session,
-                    key=settings.bootstrap_admin_key.get_secret_value(),
-                    name="bootstrap-admin",
-                    role=Role.ADMIN,
-                )
+            key = settings.bootstrap_admin_key.get_secret_value()
+            _store_bootstrap_key(database, key, stopping)
         if settings.preload_models:
+            shared_detector()  # once here, not in the first ingestion requests
             try:
                 models.scorer()
             except NotReadyError:  # the service still ingests; readyz and /v1/sentiment say why
                 log.error("model_load_failed", error=models.error)
         log.info("service_started", version=__version__, database=database.engine.url.drivername)
         yield
+        stopping.set()
         if owned_database:
             database.dispose()
 
@@ -197,6 +199,43 @@ STATUS_HEADERS: dict[int, dict[str, Any]] = {
     },
     503: {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
 }
+
+
+def _database_unavailable(error: BaseException) -> bool:
+    return database_fault(error) is DatabaseFault.UNAVAILABLE
+
+
+def _store_bootstrap_key(database: Database, key: str, stopping: threading.Event) -> None:
+    """Store the bootstrap admin key. While the database is unavailable the service starts
+    anyway (not ready) and a background thread keeps trying until it succeeds or shuts down."""
+
+    def store() -> None:
+        with database.session(write=True) as session:
+            ensure_key(session, key=key, name="bootstrap-admin", role=Role.ADMIN)
+
+    try:
+        store()
+        return
+    except DBAPIError as error:
+        if not _database_unavailable(error):
+            raise
+        log.error("bootstrap_key_pending", hint="database unavailable; retrying in the background")
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(_database_unavailable),
+        wait=tenacity.wait_exponential(multiplier=0.5, max=30),
+        stop=tenacity.stop_when_event_set(stopping),
+        sleep=stopping.wait,
+        reraise=True,
+    )
+
+    def keep_trying() -> None:
+        try:
+            retrying(store)
+            log.info("bootstrap_key_stored")
+        except Exception as error:  # logged, never raised into the server
+            log.error("bootstrap_key_failed", error=type(error).__name__)
+
+    threading.Thread(target=keep_trying, name="bootstrap-key", daemon=True).start()
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

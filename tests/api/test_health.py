@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from sentiment_service.api.app import create_app
 from sentiment_service.settings import Settings
+from sentiment_service.storage import migrate
 from sentiment_service.storage.database import Database
 from sentiment_service.vocabulary import Role
 from tests.conftest import auth
@@ -42,6 +43,26 @@ def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
         )
         assert ingest.status_code == 503
         assert ingest.headers["retry-after"] == "5"
+
+
+def test_service_starts_not_ready_when_the_database_is_down_at_startup(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1"
+    key = "ssk_0123456789ab_" + "B" * 43
+    settings = Settings(database_url=url, data_dir=tmp_path, bootstrap_admin_key=key)
+    with TestClient(create_app(settings, Database(url))) as client:  # startup does not fail
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").status_code == 503
+
+
+def test_bootstrap_key_is_stored_at_startup(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'boot.db'}"
+    migrate.upgrade(url)
+    key = "ssk_0123456789ab_" + "C" * 43
+    settings = Settings(
+        database_url=url, data_dir=tmp_path, bootstrap_admin_key=key, preload_models=False
+    )
+    with TestClient(create_app(settings, Database(url))) as client:
+        assert client.get("/v1/keys", headers=auth(key)).status_code == 200
 
 
 def test_prometheus_metrics_count_requests_and_ingestion(
