@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from sentiment_service.api.telemetry import ApiMetrics
-from sentiment_service.auth.keys import Principal, authenticate
+from sentiment_service.auth.keys import Principal, authenticate_request
 from sentiment_service.auth.permissions import Permission, allows
 from sentiment_service.model_hub import ModelHub
 from sentiment_service.settings import Settings
@@ -60,8 +60,7 @@ def require(permission: Permission) -> Callable[..., Principal]:
         challenge = {"WWW-Authenticate": 'Bearer realm="sentiment-service"'}
         if not key:
             raise HTTPException(401, "an API key is required (X-API-Key header)", challenge)
-        with database.session() as session:
-            principal = authenticate(session, key)
+        principal = authenticate_request(database, key)
         if principal is None:
             raise HTTPException(401, "the API key is unknown or revoked", challenge)
         request.scope.setdefault("state", {})["key_id"] = principal.key_id

@@ -10,19 +10,24 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+import structlog
+from sqlalchemy import update
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session, col, select
 
 from sentiment_service.auth.scope import AccountScope, ScopeError, check_scope_for_role
 from sentiment_service.errors import NotFoundError
+from sentiment_service.storage.database import Database, DatabaseFault, database_fault
 from sentiment_service.storage.tables import ApiKey
 from sentiment_service.storage.types import utcnow
 from sentiment_service.vocabulary import Role
 
 KEY_PATTERN = re.compile(r"^ssk_([0-9a-f]{12})_([A-Za-z0-9_-]{32,128})$")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class Principal:
     name: str
     role: Role
     scope: AccountScope | None = None
+    last_used_due: bool = False  # the key's last-used stamp is older than the resolution
 
     @property
     def actor(self) -> str:
@@ -122,11 +128,41 @@ def authenticate(session: Session, key: str, *, now: datetime | None = None) -> 
         return None
     if not hmac.compare_digest(row.secret_hash, _hash(row.salt, secret)):
         return None
+    principal = principal_of(row)
     now = now or utcnow()
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-        row.last_used_at = now
-        session.add(row)
-    return principal_of(row)
+    if principal is not None and (
+        row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION
+    ):
+        return replace(principal, last_used_due=True)
+    return principal
+
+
+def record_use(session: Session, key_id: int, *, now: datetime | None = None) -> None:
+    """Stamp the key's last-used time."""
+    session.execute(
+        update(ApiKey).where(col(ApiKey.id) == key_id).values(last_used_at=now or utcnow())
+    )
+
+
+def authenticate_request(database: Database, key: str) -> Principal | None:
+    """Verify `key` in a read-only transaction, then, at most once a minute per key, stamp its
+    last-used time in a short write transaction of its own.
+
+    Keeping the check read-only matters on SQLite: a request that read and then wrote would
+    fail whenever the scoring worker committed in between. The stamp is best effort: while the
+    database is busy or unavailable the request goes on without it.
+    """
+    with database.session() as session:
+        principal = authenticate(session, key)
+    if principal is not None and principal.last_used_due:
+        try:
+            with database.session(write=True) as session:
+                record_use(session, principal.key_id)
+        except DBAPIError as error:
+            if database_fault(error) is not DatabaseFault.UNAVAILABLE:
+                raise
+            log.warning("key_last_used_not_recorded", key_id=principal.key_id)
+    return principal
 
 
 def revoke_key(session: Session, key_id: int) -> ApiKey:

@@ -33,7 +33,7 @@ from sentiment_service.api.routes.account_health import (
     create_override,
 )
 from sentiment_service.api.routes.labels import CorrectionIn, put_sentiment_label
-from sentiment_service.auth.keys import KEY_PATTERN, authenticate
+from sentiment_service.auth.keys import KEY_PATTERN, authenticate_request
 from sentiment_service.auth.permissions import Permission, allows
 from sentiment_service.dashboard import charts, views
 from sentiment_service.dashboard.sessions import (
@@ -321,8 +321,7 @@ def login(
     key = (api_key or "").strip()
     principal = None
     if key:
-        with database.session() as session:
-            principal = authenticate(session, key)
+        principal = authenticate_request(database, key)
     error, status = None, 200
     if principal is None:
         error, status = "That API key is unknown, mistyped or revoked.", 401

@@ -9,9 +9,11 @@ from pathlib import Path
 from sqlalchemy.exc import OperationalError
 from sqlmodel import func, select
 
+from sentiment_service.auth.keys import authenticate_request, create_key
 from sentiment_service.storage import migrate
 from sentiment_service.storage.database import Database
-from sentiment_service.storage.tables import PipelineState
+from sentiment_service.storage.tables import ApiKey, PipelineState
+from sentiment_service.vocabulary import Role
 
 
 def _database(tmp_path: Path) -> Database:
@@ -68,3 +70,32 @@ def test_write_sessions_wait_for_each_other_and_both_commit(tmp_path: Path) -> N
         with database.session() as session:
             keys = sorted(session.exec(select(PipelineState.key)).all())
         assert keys == ["a", "b"]
+
+
+def test_key_check_succeeds_while_another_writer_holds_the_lock(tmp_path: Path) -> None:
+    """The key is verified read-only and its last-used stamp written in a transaction of its
+    own, so a request never fails because the worker committed while it was authenticated."""
+    database = _database(tmp_path)
+    with database.session() as session:
+        row, key = create_key(session, name="reader", role=Role.VIEWER, created_by="tests")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_write_lock() -> None:
+        with database.session(write=True) as session:
+            session.add(PipelineState(key="worker", value="1"))
+            session.flush()
+            locked.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    locked.wait(5)
+    threading.Timer(0.5, release.set).start()
+    principal = authenticate_request(database, key)
+    holder.join(10)
+    assert principal is not None and principal.key_id == row.id
+    with database.session() as session:
+        stored = session.get(ApiKey, row.id)
+        assert stored is not None and stored.last_used_at is not None
+    again = authenticate_request(database, key)  # within the minute: no new stamp needed
+    assert again is not None and not again.last_used_due
