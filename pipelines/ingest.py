@@ -94,6 +94,17 @@ class IngestPolicy:
         )
 
 
+def _same_content(index: int, stored: Message) -> ItemResult:
+    """The result for a record whose text the account already has as `stored`."""
+    return ItemResult(
+        index,
+        "duplicate",
+        stored.id,
+        code="same_content",
+        reason=f"same text already stored as message {stored.id}",
+    )
+
+
 class Ingestor:
     """Stores batches of raw records into one session (the caller commits)."""
 
@@ -249,13 +260,7 @@ class Ingestor:
                 )
             same_text = self._same_text(record.account_id, digest, other_than=existing.id)
             if same_text is not None:  # the edit would duplicate another message's text
-                return ItemResult(
-                    index,
-                    "duplicate",
-                    same_text.id,
-                    code="same_content",
-                    reason=f"same text already stored as message {same_text.id}",
-                )
+                return _same_content(index, same_text)
             for name, value in fields.items():
                 setattr(existing, name, value)
             existing.updated_at = self.clock()
@@ -267,13 +272,7 @@ class Ingestor:
         if record.account_id is not None:
             same_text = self._same_text(record.account_id, digest)
             if same_text is not None:
-                return ItemResult(
-                    index,
-                    "duplicate",
-                    same_text.id,
-                    code="same_content",
-                    reason=f"same text already stored as message {same_text.id}",
-                )
+                return _same_content(index, same_text)
             near = self._near_duplicate(record, template)
             if near is not None:
                 return ItemResult(
