@@ -8,6 +8,7 @@ unless SENTIMENT_SERVICE_TEST_REQUIRE_POSTGRES=1 (as in CI), where that is an er
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,6 +135,13 @@ def keys(database: Database) -> dict[Role, str]:
         for role in Role:
             _, made[role] = create_key(session, name=f"test-{role}", role=role, created_by="test")
     return made
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def auth(key: str) -> dict[str, str]:

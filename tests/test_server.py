@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,13 +16,8 @@ import pytest
 
 from sentiment_service.auth.keys import new_key_string
 from sentiment_service.storage.database import Database
+from tests.conftest import free_port
 from tests.factories import account_body, message
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -31,7 +25,7 @@ def server(
     database_url: str, database: Database, tmp_path: Path
 ) -> Iterator[tuple[str, str, Path]]:
     """A running server: (base url, admin key, stderr log file)."""
-    port, key = _free_port(), new_key_string()
+    port, key = free_port(), new_key_string()
     env = {
         **os.environ,
         "SENTIMENT_SERVICE_DATABASE_URL": database_url,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 
 from sqlmodel import col, select
 
@@ -13,6 +12,7 @@ from sentiment_service.storage.database import Database
 from sentiment_service.storage.tables import AlertDelivery, AlertEvent
 from sentiment_service.storage.types import utcnow
 from tests.alerts.conftest import FAST, Webhook, add_account, add_rollup, add_rule, ago, today
+from tests.conftest import free_port
 
 
 def _streak(database: Database, *accounts: str) -> None:
@@ -125,9 +125,7 @@ def test_429_retry_after_is_honoured(database: Database, webhook: Webhook) -> No
 
 
 def test_an_unreachable_webhook_logs_the_network_error(database: Database) -> None:
-    with socket.socket() as probe:  # a port with nothing listening
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listens there
     _streak(database, "acme")
     add_rule(database, "negative_share", url=f"http://127.0.0.1:{port}/hook")
     policy = dataclasses.replace(FAST, max_attempts=2)

@@ -26,7 +26,7 @@ from sentiment_service.model_hub import ModelHub
 from sentiment_service.settings import Settings
 from sentiment_service.storage.database import Database
 from sentiment_service.vocabulary import Role
-from tests.conftest import auth
+from tests.conftest import auth, free_port
 
 REDIS_URL = os.environ.get("SENTIMENT_SERVICE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -39,12 +39,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager
@@ -250,7 +244,7 @@ def test_an_unreachable_redis_falls_back_to_in_process_counts(
     model_hub: ModelHub,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("SENTIMENT_SERVICE_REDIS_URL", f"redis://127.0.0.1:{_free_port()}/0")
+    monkeypatch.setenv("SENTIMENT_SERVICE_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
     with _app(settings, database, model_hub, limit=2) as client:
         assert [client.get("/v1/accounts").status_code for _ in range(3)] == [401, 401, 429]
 

@@ -16,7 +16,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from sentiment_service.accounts import AccountIn, upsert_account
 from sentiment_service.auth.keys import new_key_string
 from sentiment_service.storage import migrate
 from sentiment_service.storage.database import Database
-from tests.conftest import REQUIRE_POSTGRES
+from tests.conftest import REQUIRE_POSTGRES, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PG_OWNER = "postgres"
@@ -68,13 +67,6 @@ WORDS = (
     "willow",
     "zephyr",
 )
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _postgres_bin() -> Path | None:
