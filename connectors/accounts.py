@@ -9,6 +9,7 @@ from typing import Literal
 
 from sqlmodel import Session, select
 
+from pipelines.account_keys import account_key
 from sentiment_service.accounts import AccountIn, upsert_account
 from sentiment_service.storage.tables import Account, AccountExternalId
 
@@ -27,6 +28,13 @@ class AccountRef:
     def describe(self) -> str:
         """A short human-readable form, e.g. `zendesk:org 42`."""
         return f"{self.system or self.kind}:{self.value}"
+
+
+def ref_key(ref: AccountRef) -> str:
+    """The quarantine key (pipelines/account_keys.py) of a reference: an account that this
+    reference would resolve to has the same key among its own."""
+    system = ref.system if ref.kind == "external" else ref.kind
+    return account_key(system, ref.value)
 
 
 def external(system: str, value: object) -> AccountRef:

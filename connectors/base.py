@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from sqlmodel import Session, select
 from tqdm import tqdm
 
-from connectors.accounts import AccountRef, AccountResolver
+from connectors.accounts import AccountRef, AccountResolver, ref_key
 from connectors.errors import AuthenticationError, BudgetExhausted, ConnectorError
 from connectors.http import HttpStats
 from pipelines.ingest import Ingestor, IngestPolicy
@@ -217,11 +217,20 @@ def _describe(error: Exception) -> str:
 
 
 def _quarantine_unresolved(ingestor: Ingestor, index: int, draft: Draft) -> None:
-    """Quarantine a record whose vendor account matches none of ours (reason unresolved_account)."""
+    """Quarantine a record whose vendor account matches none of ours (reason
+    unresolved_account), keeping its references so that `quarantine replay` (or creating the
+    account) can resolve it later."""
     tried = ", ".join(ref.describe() for ref in draft.account_refs) or "no account reference"
-    payload = {**draft.record, "account_refs": [ref.describe() for ref in draft.account_refs]}
+    payload = {
+        **draft.record,
+        "account_refs": [
+            {"kind": ref.kind, "value": ref.value, "system": ref.system}
+            for ref in draft.account_refs
+        ],
+    }
     rejection = Rejection("unresolved_account", f"no account matches {tried}", "account_id")
-    ingestor.quarantine("message", index, payload, rejection)
+    keys = [ref_key(ref) for ref in draft.account_refs]
+    ingestor.quarantine("message", index, payload, rejection, account_keys=keys)
 
 
 def _mark_deleted(session: Session, system: str, threads: tuple[str, ...]) -> None:

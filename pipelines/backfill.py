@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, exists
+from sqlalchemy import ColumnElement, and_, exists
 from sqlmodel import Session, col, func, select
 
 from models.message_sentiment import MessageSentimentScorer
@@ -37,11 +37,11 @@ class BackfillSummary:
 
 
 def unscored(version: str) -> ColumnElement[bool]:
-    """Messages without a score under `version`."""
+    """Messages without a score under `version` (flagged canned repeats are never scored)."""
     has_score = exists().where(
         col(MessageScore.message_id) == col(Message.id), MessageScore.model_version == version
     )
-    return ~has_score
+    return and_(~has_score, col(Message.duplicate_of).is_(None))
 
 
 def remaining(session: Session, version: str) -> int:

@@ -1,15 +1,21 @@
-"""De-duplication hashes.
+"""De-duplication hashes and the canned-reply policy.
 
-- Exact: a stable hash of the text up to case, width and whitespace (`content_hash`). The same
-  text twice for one account is stored once.
-- Near-duplicate: a hash of the text's *template* (`template_hash`). For everyone, quoted
-  email history, signature and greeting are removed first (models.text_cleaning); for agents
-  and bots, whose canned replies differ only in names, ticket numbers and links, the addressee,
-  numbers and links are masked too (a customer's "order 1001 failed" and "order 1002 failed"
-  are two events). Ingestion treats a message as a near-duplicate when the same account
-  already has a message by the same kind of author, from the same source, with the same
-  template within NEAR_DUPLICATE_WINDOW: a day for customers and CSMs (the same email sent
-  again with a longer quoted history), 30 days for agents and bots.
+Two records with different `(source_system, external_id)` are never merged: a customer who
+writes "Still broken." on two tickets, or an agent and an end user who post the same words,
+are distinct messages and are all stored. Only the same record sent again (same key) is a
+plain duplicate.
+
+- Exact: a stable hash of the text up to case, width and whitespace (`content_hash`), kept
+  for look-ups and for the canned-reply policy.
+- Template: a hash of the text's *template* (`template_hash`). For everyone, quoted email
+  history, signature and greeting are removed first (models.text_cleaning); for agents and
+  bots, whose canned replies differ only in names, ticket numbers and links, the addressee,
+  numbers and links are masked too.
+- Canned-reply policy (narrow, explicit): a new agent or bot message whose template equals
+  that of a message by the same kind of author, from the same source, in the same thread,
+  within CANNED_REPLY_WINDOW, is stored and *flagged* (`duplicate_of`, reason
+  `canned_reply`): it is listed by the API but neither scored nor counted in rollups.
+  Customer and CSM messages are never flagged.
 """
 
 from __future__ import annotations
@@ -27,11 +33,9 @@ _NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
 # Salutation lines name the person addressed: "Hi Lena," -> "hi <name>,"
 _SALUTATION = re.compile(r"^(hi|hello|hey|dear|thanks|thank you)\s+[^\s,!.]+", re.IGNORECASE)
 
-NEAR_DUPLICATE_WINDOW: dict[str, timedelta] = {
-    "customer": timedelta(days=1),
-    "csm": timedelta(days=1),
-    "agent": timedelta(days=30),
-    "bot": timedelta(days=30),
+CANNED_REPLY_WINDOW: dict[str, timedelta] = {
+    "agent": timedelta(days=1),
+    "bot": timedelta(days=1),
 }
 
 

@@ -1,7 +1,9 @@
 """Ingestion: validate -> quarantine -> redact PII -> de-duplicate -> store, per record.
 
 Used by the HTTP API, the connectors and the sample-data loader alike. Every raw record ends
-as accepted, updated (same external id, changed content), duplicate or rejected (quarantined).
+as accepted, flagged (stored, but a canned repeat of another message: see pipelines/dedupe.py),
+updated (same external id, changed content), duplicate (the same record again) or rejected
+(quarantined). Records with different `(source_system, external_id)` are never merged.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from models.text_cleaning import replace_lone_surrogates
-from pipelines.dedupe import NEAR_DUPLICATE_WINDOW, content_hash, template_hash
+from pipelines.account_keys import account_key
+from pipelines.dedupe import CANNED_REPLY_WINDOW, content_hash, template_hash
 from pipelines.language import shared_detector
 from pipelines.queue import enqueue
 from pipelines.records import (
@@ -38,11 +41,12 @@ from sentiment_service.storage.tables import (
     AccountOutcome,
     Message,
     Metric,
+    QuarantineKey,
     QuarantineRecord,
 )
 from sentiment_service.storage.types import utcnow
 
-Status = Literal["accepted", "updated", "duplicate", "rejected"]
+Status = Literal["accepted", "flagged", "updated", "duplicate", "rejected"]
 
 
 @dataclass(frozen=True)
@@ -92,17 +96,6 @@ class IngestPolicy:
             phone_region=settings.phone_region,
             detect_language=settings.detect_language,
         )
-
-
-def _same_content(index: int, stored: Message) -> ItemResult:
-    """The result for a record whose text the account already has as `stored`."""
-    return ItemResult(
-        index,
-        "duplicate",
-        stored.id,
-        code="same_content",
-        reason=f"same text already stored as message {stored.id}",
-    )
 
 
 class Ingestor:
@@ -166,7 +159,8 @@ class Ingestor:
             rejection = Rejection(
                 "unknown_account", f"account {account_id!r} does not exist", "account_id"
             )
-            return self.quarantine(kind, index, raw, rejection)
+            keys = [account_key("account", account_id)]
+            return self.quarantine(kind, index, raw, rejection, account_keys=keys)
         try:
             with self.session.begin_nested():
                 return store(index, record)
@@ -185,8 +179,19 @@ class Ingestor:
         self._known_accounts.add(account_id)
         return True
 
-    def quarantine(self, kind: str, index: int, raw: Any, rejection: Rejection) -> ItemResult:
-        """Keep a refused record; the same payload refused again reuses the earlier row."""
+    def quarantine(
+        self,
+        kind: str,
+        index: int,
+        raw: Any,
+        rejection: Rejection,
+        *,
+        account_keys: Sequence[str] = (),
+    ) -> ItemResult:
+        """Keep a refused record; the same payload refused again reuses the earlier row.
+
+        `account_keys` (pipelines/account_keys.py) name the accounts the record may belong
+        to, so that creating one of them replays it (sentiment_service/quarantine.py)."""
         payload = _jsonable(self.redactor.redact_payload(raw) if self.redactor else raw)
         reason = _storable(rejection.reason)
         field_path = _storable(rejection.field) if rejection.field else None
@@ -208,6 +213,11 @@ class Ingestor:
                 payload_hash=digest,
             )
             self.session.add(row)
+            self.session.flush()
+            if row.id is None:  # pragma: no cover - flush assigns ids
+                raise RuntimeError("quarantine id missing after flush")
+            for key in sorted(set(account_keys)):
+                self.session.add(QuarantineKey(quarantine_id=row.id, key=key))
             self.session.flush()
         return ItemResult(
             index,
@@ -258,71 +268,62 @@ class Ingestor:
                     code="same_external_id",
                     reason="already stored with the same content",
                 )
-            same_text = self._same_text(record.account_id, digest, other_than=existing.id)
-            if same_text is not None:  # the edit would duplicate another message's text
-                return _same_content(index, same_text)
             for name, value in fields.items():
                 setattr(existing, name, value)
             existing.updated_at = self.clock()
             self.session.add(existing)
             self.session.flush()
-            assert existing.id is not None
+            if existing.id is None:  # pragma: no cover - flush assigns ids
+                raise RuntimeError("message id missing after flush")
             enqueue(self.session, [existing.id])
             return ItemResult(index, "updated", existing.id)
-        if record.account_id is not None:
-            same_text = self._same_text(record.account_id, digest)
-            if same_text is not None:
-                return _same_content(index, same_text)
-            near = self._near_duplicate(record, template)
-            if near is not None:
-                return ItemResult(
-                    index,
-                    "duplicate",
-                    near.id,
-                    code="near_duplicate",
-                    reason=(
-                        f"same text as message {near.id} apart from quotes, signature, "
-                        "names, numbers and links, sent shortly before or after it"
-                    ),
-                )
+        original = self._canned_original(record, template)
         message = Message(
-            source_system=record.source_system, external_id=record.external_id, **fields
+            source_system=record.source_system,
+            external_id=record.external_id,
+            duplicate_of=original.id if original is not None else None,
+            duplicate_reason="canned_reply" if original is not None else None,
+            **fields,
         )
         self.session.add(message)
         self.session.flush()
-        assert message.id is not None
-        enqueue(self.session, [message.id])
+        if message.id is None:  # pragma: no cover - flush assigns ids
+            raise RuntimeError("message id missing after flush")
+        enqueue(self.session, [message.id])  # flagged ones are marked skipped, not scored
+        if original is not None:
+            return ItemResult(
+                index,
+                "flagged",
+                message.id,
+                code="canned_reply",
+                reason=(
+                    f"stored, flagged as a repeat of message {original.id}: the same reply by "
+                    "the same kind of author in the same thread, apart from names, numbers "
+                    "and links (not scored, not counted)"
+                ),
+            )
         return ItemResult(index, "accepted", message.id)
 
-    def _same_text(
-        self, account_id: str | None, digest: str, *, other_than: int | None = None
-    ) -> Message | None:
-        """A stored message of the account with the same content hash (unique per account)."""
-        if account_id is None:
-            return None
-        query = select(Message).where(
-            Message.account_id == account_id, Message.content_hash == digest
-        )
-        if other_than is not None:
-            query = query.where(Message.id != other_than)
-        return self.session.exec(query).first()
-
-    def _near_duplicate(self, record: MessageRecord, template: str) -> Message | None:
-        """A stored message of the same account, author kind and source with the same
-        template, within the author kind's window (see pipelines/dedupe.py)."""
-        window = NEAR_DUPLICATE_WINDOW.get(record.author_role.value)
-        if window is None:
+    def _canned_original(self, record: MessageRecord, template: str) -> Message | None:
+        """The unflagged message of the same account, thread, author kind and source that
+        this agent or bot message repeats within CANNED_REPLY_WINDOW (see pipelines/dedupe.py),
+        or None. Customer and CSM messages are never flagged."""
+        window = CANNED_REPLY_WINDOW.get(record.author_role.value)
+        if window is None or record.account_id is None or record.thread_id is None:
             return None
         return self.session.exec(
             select(Message)
             .where(
                 Message.account_id == record.account_id,
+                Message.thread_id == record.thread_id,
                 Message.template_hash == template,
                 Message.author_role == record.author_role.value,
                 Message.source == record.source.value,
+                col(Message.duplicate_of).is_(None),
                 col(Message.created_at) >= record.created_at - window,
                 col(Message.created_at) <= record.created_at + window,
             )
+            .order_by(col(Message.id))
             .limit(1)
         ).first()
 

@@ -431,7 +431,7 @@ class LoadDriver:
 
     def _record_batch(self, sent: list[dict[str, Any]], answer: dict[str, Any]) -> None:
         """Remember which messages the API accepted (by external id) and count the others."""
-        for status in ("accepted", "updated", "duplicates", "rejected"):
+        for status in ("accepted", "flagged", "updated", "duplicates", "rejected"):
             items = answer.get(status, [])
             self.result.record_counts[status] += len(items)
             if status == "accepted":

@@ -94,6 +94,14 @@ def score_row(
     )
 
 
+def skip_status(message: Message, result: MessageSentiment | None) -> str:
+    """`scored`, or why the message was left out: a flagged canned repeat or a language the
+    model does not read."""
+    if result is not None:
+        return "scored"
+    return "skipped_duplicate" if message.duplicate_of is not None else "skipped_language"
+
+
 def store_scores(
     session: Session,
     messages: list[Message],
@@ -105,7 +113,9 @@ def store_scores(
     With a topic assigner, the messages' topics and competitor mentions are replaced too.
     """
     version = scorer.version
-    english = [m for m in messages if is_supported_language(m.language)]
+    english = [
+        m for m in messages if m.duplicate_of is None and is_supported_language(m.language)
+    ]
     results = scorer.score([m.text for m in english]) if english else []
     by_id = {m.id: r for m, r in zip(english, results, strict=True)}
     ids = [m.id for m in messages if m.id is not None]
@@ -115,10 +125,10 @@ def store_scores(
         )
     )
     for message in messages:
-        assert message.id is not None
+        if message.id is None:  # pragma: no cover - stored messages have ids
+            raise ValueError("store_scores needs stored messages")
         result = by_id.get(message.id)
-        status = "scored" if result is not None else "skipped_language"
-        session.add(score_row(message.id, version, result, status))
+        session.add(score_row(message.id, version, result, skip_status(message, result)))
     if topics is not None:
         store_topics(session, messages, [by_id.get(m.id) for m in messages], topics)
     return len(english), len(messages) - len(english)

@@ -203,7 +203,11 @@ def retopic(
             if not messages:
                 break
             results: list[MessageSentiment | None] = [None] * len(messages)
-            english = [i for i, m in enumerate(messages) if is_supported_language(m.language)]
+            english = [
+                i
+                for i, m in enumerate(messages)
+                if m.duplicate_of is None and is_supported_language(m.language)
+            ]
             for i, result in zip(
                 english, scorer.score([messages[i].text for i in english]), strict=True
             ):

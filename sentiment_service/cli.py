@@ -35,6 +35,7 @@ from sentiment_service.health.cli import health_app
 from sentiment_service.health.service import data_end, score_range
 from sentiment_service.model_hub import ModelHub
 from sentiment_service.promotion import evaluate_candidate, promoted_artifact
+from sentiment_service.quarantine import replay
 from sentiment_service.sample_loader import load_sample_data
 from sentiment_service.settings import Settings
 from sentiment_service.storage import migrate
@@ -116,6 +117,35 @@ def bench_load(
 
 def _settings() -> Settings:
     return Settings()
+
+
+quarantine_app = typer.Typer(help="Quarantined records: replay them once the cause is fixed.")
+app.add_typer(quarantine_app, name="quarantine")
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(
+    reason: Annotated[
+        list[str] | None,
+        typer.Option("--reason", help="Only this reason code (repeatable), e.g. unknown_account"),
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Only records from this connector or channel (e.g. api)")
+    ] = None,
+) -> None:
+    """Run quarantined records through ingestion again: those now accepted are stored (and
+    queued for scoring) and leave the quarantine; the others stay (JSON summary on stdout)."""
+    settings = _settings()
+    database = _migrated_database(settings)
+    with database.session(write=True) as session:
+        summary = replay(
+            session,
+            IngestPolicy.from_settings(settings),
+            actor="cli:quarantine-replay",
+            reasons=reason or (),
+            source=source,
+        )
+    typer.echo(json.dumps(summary.as_dict()))
 
 
 @app.command("init-db")

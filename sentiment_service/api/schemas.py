@@ -24,9 +24,13 @@ class ItemOut(BaseModel):
 
 
 class BatchOut(BaseModel):
-    """What happened to each record of a batch."""
+    """What happened to each record of a batch: `accepted` and `flagged` records were stored
+    as new messages (flagged ones are canned repeats, listed but not scored or counted),
+    `updated` changed a stored record, `duplicates` were the same record again, `rejected`
+    ones are in the quarantine. The counts add up to the records sent."""
 
     accepted: list[ItemOut]
+    flagged: list[ItemOut] = Field(default_factory=list)
     updated: list[ItemOut]
     duplicates: list[ItemOut]
     rejected: list[ItemOut]
@@ -37,6 +41,7 @@ class BatchOut(BaseModel):
         """Group a batch result by status."""
         groups: dict[str, list[ItemOut]] = {
             "accepted": [],
+            "flagged": [],
             "updated": [],
             "duplicate": [],
             "rejected": [],
@@ -54,6 +59,7 @@ class BatchOut(BaseModel):
             )
         return cls(
             accepted=groups["accepted"],
+            flagged=groups["flagged"],
             updated=groups["updated"],
             duplicates=groups["duplicate"],
             rejected=groups["rejected"],

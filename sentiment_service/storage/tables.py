@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from sentiment_service.storage.types import UTCDateTime, utcnow
@@ -71,7 +71,7 @@ class Message(SQLModel, table=True):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("source_system", "external_id", name="uq_messages_source_external"),
-        UniqueConstraint("account_id", "content_hash", name="uq_messages_account_hash"),
+        Index("ix_messages_account_hash", "account_id", "content_hash"),
         Index("ix_messages_account_created", "account_id", "created_at"),
         Index("ix_messages_account_template", "account_id", "template_hash"),
     )
@@ -93,6 +93,18 @@ class Message(SQLModel, table=True):
     thread_id: str | None = Field(default=None, max_length=256, index=True)
     redactions: int = 0
     extra: dict[str, Any] | None = _json()
+    # Set when the canned-reply policy (pipelines/dedupe.py) flags this message as a repeat of
+    # another: it is stored and listed, but neither scored nor counted in rollups.
+    duplicate_of: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer,
+            ForeignKey("messages.id", name="fk_messages_duplicate_of", ondelete="SET NULL"),
+            nullable=True,
+            index=True,
+        ),
+    )
+    duplicate_reason: str | None = Field(default=None, max_length=32)
 
 
 class Metric(SQLModel, table=True):
@@ -154,6 +166,16 @@ class QuarantineRecord(SQLModel, table=True):
     raw_payload: Any = _json(nullable=False)
     payload_hash: str = Field(max_length=64, index=True)
     received_at: datetime = _utc(index=True)
+
+
+class QuarantineKey(SQLModel, table=True):
+    """An account a quarantined record could belong to, as a keyed hash (see
+    pipelines/account_keys.py): creating that account replays the record."""
+
+    __tablename__ = "quarantine_keys"
+
+    quarantine_id: int = Field(foreign_key="quarantine.id", primary_key=True, ondelete="CASCADE")
+    key: str = Field(max_length=64, primary_key=True, index=True)
 
 
 class AuditLogEntry(SQLModel, table=True):
@@ -300,7 +322,8 @@ class MessageScore(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     message_id: int = Field(foreign_key="messages.id", index=True, ondelete="CASCADE")
     model_version: str = Field(max_length=128, index=True)
-    status: str = Field(max_length=32)  # scored | skipped_language | skipped_empty
+    # scored | skipped_language | skipped_duplicate | skipped_empty
+    status: str = Field(max_length=32)
     label: str | None = Field(default=None, max_length=16)
     score: float | None = None
     p_negative: float | None = None

@@ -46,7 +46,13 @@ def _count(database: Database, model: type) -> int:
 
 def test_valid_batch_is_stored_with_ids_by_index(ingest: Any, database: Database) -> None:
     body = ingest([message("t-1"), message("t-2", source="chat", source_system="intercom")])
-    assert body["counts"] == {"accepted": 2, "updated": 0, "duplicate": 0, "rejected": 0}
+    assert body["counts"] == {
+        "accepted": 2,
+        "flagged": 0,
+        "updated": 0,
+        "duplicate": 0,
+        "rejected": 0,
+    }
     assert [item["index"] for item in body["accepted"]] == [0, 1]
     with database.session() as session:
         stored = session.exec(select(Message).order_by(Message.id)).all()
@@ -62,13 +68,19 @@ def test_resending_the_same_batch_changes_nothing(ingest: Any, database: Databas
     batch = [message("t-1"), message("t-2")]
     first = ingest(batch)
     second = ingest(batch)
-    assert second["counts"] == {"accepted": 0, "updated": 0, "duplicate": 2, "rejected": 0}
+    assert second["counts"] == {
+        "accepted": 0,
+        "flagged": 0,
+        "updated": 0,
+        "duplicate": 2,
+        "rejected": 0,
+    }
     assert [d["id"] for d in second["duplicates"]] == [a["id"] for a in first["accepted"]]
     assert _count(database, Message) == 2
 
 
-def test_same_text_in_same_account_is_a_duplicate_but_not_across_accounts(
-    ingest: Any, database: Database
+def test_distinct_records_with_the_same_text_are_stored_and_canned_repeats_flagged(
+    ingest: Any, database: Database, keys: dict[Role, str], client: Any
 ) -> None:
     text = "Thanks for contacting support, we received your request."
     body = ingest(
@@ -76,12 +88,29 @@ def test_same_text_in_same_account_is_a_duplicate_but_not_across_accounts(
             message("a-1", text=text),
             message("a-2", text="  THANKS for contacting support,   we received your request. "),
             message("b-1", text=text, account_id="globex"),
+            message("g-1", text=text, author_role="agent", thread_id="ticket-7"),
+            message("g-2", text=text, author_role="agent", thread_id="ticket-7"),
         ]
     )
-    assert body["counts"]["accepted"] == 2
-    assert body["duplicates"][0]["index"] == 1
-    assert body["duplicates"][0]["code"] == "same_content"
-    assert _count(database, Message) == 2
+    assert body["counts"] == {
+        "accepted": 4,
+        "flagged": 1,
+        "updated": 0,
+        "duplicate": 0,
+        "rejected": 0,
+    }
+    flagged = body["flagged"][0]
+    assert (flagged["index"], flagged["code"]) == (4, "canned_reply")
+    assert _count(database, Message) == 5
+    listed = client.get(
+        "/v1/accounts/acme/messages",
+        params={"author_role": "agent"},
+        headers=auth(keys[Role.VIEWER]),
+    ).json()["items"]
+    by_id = {item["external_id"]: item for item in listed}
+    assert by_id["g-2"]["duplicate_of"] == by_id["g-1"]["id"]
+    assert by_id["g-2"]["duplicate_reason"] == "canned_reply"
+    assert by_id["g-1"]["duplicate_of"] is None
 
 
 def test_changed_upstream_text_updates_in_place(ingest: Any, database: Database) -> None:
@@ -111,7 +140,13 @@ def test_invalid_records_are_quarantined_with_reason(
     ingest: Any, database: Database, change: dict[str, Any], code: str, field: str
 ) -> None:
     body = ingest([message("ok-1"), message("bad-1", **change)])
-    assert body["counts"] == {"accepted": 1, "updated": 0, "duplicate": 0, "rejected": 1}
+    assert body["counts"] == {
+        "accepted": 1,
+        "flagged": 0,
+        "updated": 0,
+        "duplicate": 0,
+        "rejected": 1,
+    }
     rejected = body["rejected"][0]
     assert (rejected["index"], rejected["code"], rejected["field"]) == (1, code, field)
     with database.session() as session:

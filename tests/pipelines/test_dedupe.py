@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipelines.dedupe import content_hash
+from sentiment_service.model_hub import ModelHub
 from sentiment_service.storage.database import Database
 
 
@@ -34,48 +35,115 @@ def test_templates_ignore_quotes_signatures_names_numbers_and_links() -> None:
     assert template_hash("The export fails") != template_hash("The import fails")
 
 
-def test_near_duplicates_are_reported_within_the_window_only(database: Database) -> None:
+def _ingest(database: Database, records: list[dict]) -> dict[str, tuple[str, str | None]]:
     from pipelines.ingest import Ingestor, IngestPolicy
     from sentiment_service.accounts import AccountIn, upsert_account
+
+    with database.session() as session:
+        upsert_account(session, "acme", AccountIn(name="Acme"), actor="t")
+        result = Ingestor(session, IngestPolicy(), channel="t", actor="t").messages(records)
+    assert sum(result.counts().values()) == len(records)
+    return {records[i.index]["external_id"]: (i.status, i.code) for i in result.items}
+
+
+def test_distinct_records_with_the_same_text_are_all_stored(database: Database) -> None:
+    """The defect of issue 17: a repeated text on another ticket, by another role or in
+    another source system, or on the same ticket by a customer, is a message of its own."""
+    from sqlmodel import func, select
+
+    from sentiment_service.storage.tables import Message
+    from tests.factories import message
+
+    text = "Still broken after the update, please advise."
+    records = [
+        message("c1", text=text, thread_id="ticket-1"),
+        message("c2", text=text, thread_id="ticket-2"),  # same customer text, other ticket
+        message("a1", text=text, thread_id="ticket-3", author_role="agent"),  # agent, same words
+        message("c3", text=text, thread_id="ticket-1", created_at="2026-10-01T09:31:00Z"),
+        message("c4", text=text, thread_id=None),  # no thread at all
+        message("x1", text=text, source_system="intercom"),  # same key, other system
+        message("e1", text=text.upper(), thread_id="ticket-4"),  # same up to case
+    ]
+    statuses = _ingest(database, records)
+    assert set(statuses.values()) == {("accepted", None)}
+    with database.session() as session:
+        assert session.exec(select(func.count()).select_from(Message)).one() == len(records)
+    # The same records again are plain duplicates, and nothing new is stored.
+    again = _ingest(database, records)
+    assert set(again.values()) == {("duplicate", "same_external_id")}
+
+
+def test_canned_replies_in_one_thread_are_stored_and_flagged(database: Database) -> None:
+    from sqlmodel import select
+
+    from sentiment_service.storage.tables import Message
     from tests.factories import message
 
     reply = "Hi {name},\n\nYour ticket #{n} has been escalated to our engineers.\n\nBest,\nSam"
     records = [
-        message(
-            "r1",
-            author_role="agent",
-            text=reply.format(name="Lena", n=1),
-            created_at="2026-10-01T09:00:00Z",
-        ),
-        message(
+        message("r1", author_role="agent", text=reply.format(name="Lena", n=1)),
+        message(  # same thread, same role, within a day: flagged
             "r2",
             author_role="agent",
             text=reply.format(name="Wei", n=2),
-            created_at="2026-10-03T09:00:00Z",
+            created_at="2026-10-01T18:00:00Z",
         ),
-        message(
-            "r3",
+        message(  # another thread: a reply of its own
+            "r3", author_role="agent", text=reply.format(name="Ana", n=3), thread_id="ticket-9"
+        ),
+        message(  # same thread, two days later: kept
+            "r4",
             author_role="agent",
-            text=reply.format(name="Ana", n=3),
-            created_at="2026-11-20T09:00:00Z",
-        ),  # outside 30 days: kept
+            text=reply.format(name="Ana", n=4),
+            created_at="2026-10-03T12:00:00Z",
+        ),
+        message(  # a bot is another kind of author
+            "b1", author_role="bot", text=reply.format(name="Lena", n=1)
+        ),
         message("c1", text="Export failed again.", created_at="2026-10-01T09:00:00Z"),
-        message(
+        message(  # customers are never flagged, not even with quoted history
             "c2",
             text="Export failed again.\n\nOn Tue, Support wrote:\n> Any news?",
             created_at="2026-10-01T15:00:00Z",
         ),
-        message("c3", text="Export failed again. Order 1003.", created_at="2026-10-01T16:00:00Z"),
-        message(
-            "c4", text="Export failed again.\n\nOn Wed:\n> x", created_at="2026-10-09T09:00:00Z"
-        ),
     ]
+    statuses = _ingest(database, records)
+    assert statuses["r2"] == ("flagged", "canned_reply")
+    flagged = [key for key, (status, _) in statuses.items() if status == "flagged"]
+    assert flagged == ["r2"]
     with database.session() as session:
-        upsert_account(session, "acme", AccountIn(name="Acme"), actor="t")
-        result = Ingestor(session, IngestPolicy(), channel="t", actor="t").messages(records)
-    statuses = {records[i.index]["external_id"]: (i.status, i.code) for i in result.items}
-    assert statuses["r1"][0] == "accepted" and statuses["r3"][0] == "accepted"
-    assert statuses["r2"] == ("duplicate", "near_duplicate")
-    assert statuses["c2"] == ("duplicate", "near_duplicate")
-    assert statuses["c3"][0] == "accepted"  # customers' numbers are not masked
-    assert statuses["c4"][0] == "accepted"  # a week later the same complaint is news
+        rows = {m.external_id: m for m in session.exec(select(Message)).all()}
+    assert len(rows) == len(records)  # stored, never dropped
+    assert rows["r2"].duplicate_of == rows["r1"].id
+    assert rows["r2"].duplicate_reason == "canned_reply"
+    assert all(rows[key].duplicate_of is None for key in rows if key != "r2")
+
+
+def test_flagged_repeats_are_not_scored_and_not_counted(
+    database: Database, model_hub: ModelHub
+) -> None:
+    from sqlmodel import select
+
+    from pipelines.backfill import remaining
+    from pipelines.scoring import store_scores
+    from sentiment_service.storage.tables import Message, MessageScore
+    from tests.factories import message
+
+    reply = "Thanks {name}, we are looking into ticket #{n} now."
+    _ingest(
+        database,
+        [
+            message("r1", author_role="agent", text=reply.format(name="Lena", n=1)),
+            message("r2", author_role="agent", text=reply.format(name="Wei", n=2)),
+        ],
+    )
+    scorer = model_hub.scorer()
+    with database.session() as session:
+        messages = list(session.exec(select(Message).order_by(Message.id)).all())
+        store_scores(session, messages, scorer)
+    with database.session() as session:
+        rows = {row.message_id: row for row in session.exec(select(MessageScore)).all()}
+        first, second = messages
+        assert rows[first.id].status == "scored" and rows[first.id].label is not None
+        assert rows[second.id].status == "skipped_duplicate" and rows[second.id].label is None
+        assert remaining(session, scorer.version) == 0

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, Path, Query, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
+from pipelines.ingest import IngestPolicy
 from pipelines.queue import active_version
 from pipelines.topics import active_taxonomy
 from sentiment_service import config_store
@@ -32,7 +34,7 @@ from sentiment_service.accounts import (
     visible_account,
 )
 from sentiment_service.accounts import list_accounts as read_accounts
-from sentiment_service.api.deps import DatabaseDep, Ingester, Reader
+from sentiment_service.api.deps import DatabaseDep, Ingester, Reader, SettingsDep
 from sentiment_service.api.routes.account_health import (
     OverrideOut,
     _override_out,
@@ -47,10 +49,12 @@ from sentiment_service.health.scorecard import (
     Scorecard,
     load_default_scorecards,
 )
+from sentiment_service.quarantine import replay_for_account
 from sentiment_service.storage.tables import HealthOverride, Message, MessageScore
 from sentiment_service.storage.types import utcnow
 from sentiment_service.topic_insights import topic_names
 
+log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 AccountPath = Annotated[AccountId, Path(description="Our id of the account")]
 
@@ -66,13 +70,25 @@ def put_account(
     body: AccountIn,
     principal: Ingester,
     database: DatabaseDep,
+    settings: SettingsDep,
     response: Response,
 ) -> AccountOut:
-    """Create the account, or replace its fields and vendor ids; changes go to the audit log."""
+    """Create the account, or replace its fields and vendor ids; changes go to the audit log.
+
+    Quarantined records that were refused because this account (by our id or one of its vendor
+    ids) did not exist are replayed at once; `X-Quarantine-Replayed` says how many were stored.
+    """
     with database.session(write=True) as session:
         view, created = upsert_account(session, account_id, body, actor=principal.actor)
+        replayed = replay_for_account(
+            session, IngestPolicy.from_settings(settings), account_id, actor=principal.actor
+        )
     if created:
         response.status_code = status.HTTP_201_CREATED
+    stored = replayed.stored + replayed.flagged + replayed.updated + replayed.duplicates
+    if replayed.examined:
+        log.info("quarantine_replayed", account_id=account_id, **replayed.as_dict())
+    response.headers["X-Quarantine-Replayed"] = str(stored)
     return view
 
 
@@ -249,6 +265,10 @@ class ScoredMessageOut(BaseModel):
     thread_id: str | None
     created_at: datetime
     text: str
+    duplicate_of: int | None = Field(
+        None, description="Set when flagged as a canned repeat of that message (not scored)"
+    )
+    duplicate_reason: str | None = None
     label: str | None
     score: float | None
     model_version: str | None
@@ -307,6 +327,8 @@ def list_account_messages(
             thread_id=m.thread_id,
             created_at=m.created_at,
             text=m.text,
+            duplicate_of=m.duplicate_of,
+            duplicate_reason=m.duplicate_reason,
             label=s.label if s else None,
             score=s.score if s else None,
             model_version=s.model_version if s else None,
