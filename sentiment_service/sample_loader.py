@@ -10,12 +10,25 @@ from typing import Any
 
 from tqdm import tqdm
 
+from connectors.base import SyncEngine, SyncOptions
+from connectors.transcripts import TranscriptConnector, TranscriptOptions
 from pipelines.ingest import Ingestor, IngestPolicy
 from sentiment_service.accounts import AccountIn, upsert_account
 from sentiment_service.storage.database import Database
 
 SAMPLE_DIR = Path(__file__).parent / "sample_data"
 BATCH = 500
+# The sample calls (sample_data/transcripts) are with Cobalt Ridge Health (acct-002). Lumenly
+# staff speak from lumenly.example; the WebVTT file has names only, hence the speaker map.
+SAMPLE_TRANSCRIPTS = TranscriptOptions(
+    agent_domains=("lumenly.example",),
+    speakers={
+        "Isabel Garcia": "isabel.garcia@cobalt-ridge-health.example",
+        "Priya Shah": "priya.shah@lumenly.example",
+        "Marcus Oyelaran": "marcus.oyelaran@lumenly.example",
+    },
+)
+SAMPLE_CALL_DOMAINS = {"cobalt-ridge-health.example": "acct-002"}
 
 
 @dataclass
@@ -45,7 +58,8 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 def load_sample_data(
     database: Database, policy: IngestPolicy, *, sample_dir: Path = SAMPLE_DIR
 ) -> LoadSummary:
-    """Store accounts, messages, metrics and outcomes from `sample_dir` (idempotent)."""
+    """Store accounts, messages, metrics, outcomes and call transcripts from `sample_dir`
+    (idempotent)."""
     summary = LoadSummary()
     actor = "sample-loader"
     with database.session() as session:
@@ -60,7 +74,6 @@ def load_sample_data(
     ]
     for kind, records in batches:
         for outcome in records if kind == "outcome" else []:
-            outcome["occurred_on"] = outcome.pop("occurred_at", outcome.get("occurred_on"))
             outcome["notes"] = outcome.get("notes") or None
         for start in tqdm(range(0, len(records), BATCH), desc=f"loading {kind}s", unit="batch"):
             with database.session() as session:
@@ -71,4 +84,28 @@ def load_sample_data(
                     "outcome": ingestor.outcomes,
                 }[kind]
                 summary.add(kind, run(records[start : start + BATCH]).counts())
+    load_sample_transcripts(database, policy, summary, sample_dir=sample_dir)
     return summary
+
+
+def load_sample_transcripts(
+    database: Database, policy: IngestPolicy, summary: LoadSummary, *, sample_dir: Path
+) -> None:
+    """Import the sample call transcripts through the transcript connector (idempotent: the
+    utterance ids come from the files' hashes); counted under `call` in `summary`."""
+    folder = sample_dir / "transcripts"
+    if not folder.is_dir():
+        return
+    options = SyncOptions(domains=SAMPLE_CALL_DOMAINS, progress=False)
+    connector = TranscriptConnector([folder], SAMPLE_TRANSCRIPTS)
+    synced = SyncEngine(database, policy, options).run("sample-transcripts", connector)
+    summary.add(
+        "call",
+        {
+            "accepted": synced.stored,
+            "flagged": synced.flagged_duplicates,
+            "updated": synced.updated,
+            "duplicate": synced.duplicates,
+            "rejected": synced.quarantined,
+        },
+    )

@@ -25,6 +25,7 @@ from sentiment_service import topic_insights as insights
 from sentiment_service.api.routes.scorecards import criteria_items
 from sentiment_service.auth.scope import AccountScope, restrict_accounts
 from sentiment_service.health import service
+from sentiment_service.health.calibrate import outcome_probability
 from sentiment_service.health.overrides import effective_score
 from sentiment_service.health.scoring import HealthScore
 from sentiment_service.storage.tables import (
@@ -387,6 +388,7 @@ class ScoreView:
     stale: list[str]
     drivers: list[dict[str, Any]]
     drivers_since: str | None
+    outcome_probability: dict[str, Any] | None = None
 
     @property
     def quoted(self) -> list[QuotedMessage]:
@@ -492,7 +494,9 @@ def account(
         for component in score.components:
             for item in component.evidence:
                 item.correction = corrections.get(item.message_id)
-    dark = service.account_dark_sources(session, account_id, now)
+    # Dark channels are judged on the day the scores describe, not on the wall clock.
+    as_of = end_of_day(max(s.as_of for s in scores)) if scores else now
+    dark = service.account_dark_sources(session, account_id, as_of)
     return AccountView(
         account=found,
         cards=cards,
@@ -549,6 +553,9 @@ def score_view(
         stale=list(computed.stale),
         drivers=list(record.explanation.get("drivers", [])),
         drivers_since=record.explanation.get("drivers_since"),
+        outcome_probability=outcome_probability(
+            session, record.scorecard, record.scorecard_version, record.score
+        ),
     )
 
 

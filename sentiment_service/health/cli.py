@@ -12,13 +12,16 @@ from tqdm import tqdm
 
 from pipelines.features import Basis
 from pipelines.snapshots import days, snapshot_range
+from sentiment_service.errors import ServiceError
 from sentiment_service.health.backtest import backtest_chart_png, compare_backtests
+from sentiment_service.health.calibrate import calibrate_bands
 from sentiment_service.health.service import (
     ScorecardBacktest,
     VersionedScorecard,
     backtest_scorecard,
     data_end,
     get_scorecard,
+    ingested_later_share,
     save_scorecard,
     score_range,
     suggest_scorecard_weights,
@@ -88,6 +91,16 @@ def score_command(
     """Compute and store health scores under every published scorecard (resumable)."""
     database = _database()
     first, last = _range(database, _day(start), _day(end))
+    if basis == "known":
+        with database.session() as session:
+            later = ingested_later_share(session, first)
+        if later >= 0.5:
+            typer.echo(
+                f"warning: {later:.0%} of the messages and metrics up to {first} were ingested "
+                "after that day, so with --basis known those days see none of them and score "
+                "as unknown. For history loaded after the fact use --basis event.",
+                err=True,
+            )
     with tqdm(total=sum(1 for _ in days(first, last, step)), desc="health", unit="day") as bar:
         summary = score_range(
             database,
@@ -213,6 +226,38 @@ def suggest_weights_command(
             default=str,
         )
     )
+
+
+@health_app.command("calibrate-bands")
+def calibrate_bands_command(
+    scorecard: Annotated[str, typer.Option(help="Scorecard id")] = "churn_risk",
+    horizon: Annotated[int, typer.Option(min=0, help="Days before the outcome")] = 30,
+    target_precision: Annotated[
+        float | None,
+        typer.Option(min=0.01, max=1.0, help="Flagged band precision to reach [default: 0.6]"),
+    ] = None,
+    target_recall: Annotated[
+        float | None, typer.Option(min=0.01, max=1.0, help="Or: flagged band recall to reach")
+    ] = None,
+) -> None:
+    """Propose band thresholds from the backtest of the version in force, stored as a draft
+    version with its evidence (never applied by itself), and fit the outcome probability shown
+    next to scores; prints one JSON object."""
+    database = _database()
+    try:
+        with database.session() as session:
+            result = calibrate_bands(
+                session,
+                scorecard,
+                author="cli",
+                horizon_days=horizon,
+                target_precision=target_precision,
+                target_recall=target_recall,
+            )
+    except ServiceError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(result.as_dict(), indent=2, default=str))
 
 
 def _day(value: str | None) -> date | None:

@@ -14,7 +14,8 @@ JSON and versioned by the storage layer. It holds
   list of accepted values `{industry: [healthcare, fintech]}`; every listed attribute must
   match), replace weights or transforms of base components and add components.
   `resolve_scorecard` applies every matching override in order, later ones winning.
-- `message_volume`: how message volume enters confidence (see `scoring.py`).
+- `message_volume`: how message volume enters confidence and, optionally, the weights.
+- `aggregation`: the weighted mean (default) or a weighted power mean (see `scoring.py`).
 
 Every score is oriented so that higher means better for the objective: the `churn_risk`
 scorecard gives a *health* score (high = low churn risk), the `expansion` scorecard a
@@ -80,6 +81,14 @@ class Component(_Frozen):
     weight: Weight
     freshness_days: float = Field(gt=0, allow_inf_nan=False)
     evidence: bool = False
+    # What a value of 0 means. `score`: a measurement like any other (0 overdue invoices is
+    # good news). `no_evidence`: no events happened in the window (no competitor named, no
+    # billing talk): absent evidence, which is left out of the score (neutral) instead of
+    # counting as the best possible value, and lowers confidence.
+    zero_is: Literal["score", "no_evidence"] = "score"
+    no_evidence_text: str | None = Field(
+        default=None, description="Explanation shown for no_evidence, e.g. 'no X in 90 days'"
+    )
 
     @model_validator(mode="after")
     def _transform_fits_direction(self) -> Component:
@@ -114,14 +123,31 @@ class SegmentOverride(_Frozen):
 
 
 class MessageVolume(_Frozen):
-    """How the number of messages behind sentiment and topic components enters confidence.
+    """How the number of messages behind sentiment and topic components enters confidence
+    and, with `shrink_weights`, the score.
 
     Such a component counts `n / (n + half_count)` of its weight towards confidence, where `n`
-    is the value of `feature` (at least 1 when the component has a value).
+    is the value of `feature` (at least 1 when the component has a value). With
+    `shrink_weights` it also carries only that share of its weight in the score: a mean of
+    three messages moves the score less than a mean of thirty.
     """
 
     feature: Name = "message_count_30d"
     half_count: float = Field(default=5.0, gt=0, allow_inf_nan=False)
+    shrink_weights: bool = False
+
+
+class Aggregation(_Frozen):
+    """How component points combine into the score (see `scoring.py`).
+
+    `mean`: the weighted arithmetic mean. `power_mean`: the weighted power mean with exponent
+    `p` (0 < p < 1), which lets one clearly bad component pull the score down further than
+    the arithmetic mean does (a strong warning in one family is not averaged away by the
+    others), while staying between the lowest and the highest points and rising with each.
+    """
+
+    type: Literal["mean", "power_mean"] = "mean"
+    p: float = Field(default=0.25, gt=0, lt=1, allow_inf_nan=False)
 
 
 class Scorecard(_Frozen):
@@ -135,6 +161,7 @@ class Scorecard(_Frozen):
     components: tuple[Component, ...] = Field(min_length=1)
     segment_overrides: tuple[SegmentOverride, ...] = ()
     message_volume: MessageVolume | None = MessageVolume()
+    aggregation: Aggregation = Aggregation()
 
     @field_validator("bands")
     @classmethod
@@ -197,6 +224,7 @@ class ResolvedScorecard(_Frozen):
     components: tuple[Component, ...]
     message_volume: MessageVolume | None
     applied_overrides: tuple[str, ...]
+    aggregation: Aggregation = Aggregation()
 
 
 def _reject_duplicates(names: list[str]) -> None:
@@ -239,6 +267,7 @@ def resolve_scorecard(
         components=tuple(components.values()),
         message_volume=card.message_volume,
         applied_overrides=tuple(applied),
+        aggregation=card.aggregation,
     )
 
 

@@ -8,14 +8,25 @@ Rules, in order:
    `freshness_days`. Otherwise it is *ok*. A value without `observed_at` is taken as computed
    at `as_of` (fresh). A value observed after `as_of` is an error (it would leak the future).
    All datetimes must be timezone-aware.
+   A component whose `zero_is` is `no_evidence` and whose value is exactly 0 (no competitor
+   named, no billing talk in the window) has status *no_evidence*: absence of events is not
+   good news, so it is left out of the score like a missing one (neutral), shown with its
+   reason ("no competitor mentions in 90 days"), and lowers confidence.
 2. **Score.** The weighted mean of the transformed points (0..100, rounded to 2 decimals) of
    the *ok* components: missing and stale components are left out and the remaining weights
    renormalised (`effective_weight = weight / sum of ok weights`, summing to 1). A missing
    value is never treated as 0 points. The score is rounded to one decimal. Each component's
    `contribution` is its share of the score in points (`effective_weight x transformed`),
    rounded to tenths with the largest-remainder method so that the contributions add up
-   exactly to the score.
-   Stale components still show their `transformed` points, for information only.
+   exactly to the score. With `aggregation: power_mean` (exponent p, 0 < p < 1) the score is
+   instead `(sum of effective_weight x points^p)^(1/p)`: it stays between the lowest and the
+   highest points and rises with each of them, but one clearly bad component pulls it down
+   further than the arithmetic mean does (at p = 0.25, points of 100, 100 and 10 at equal
+   weights give 53.2 instead of 70). Contributions are then the score split in proportion to
+   `effective_weight x points^p`. With `message_volume.shrink_weights`, a sentiment or topic
+   component's weight in the score is multiplied by its reliability (rule 4) first, so that a
+   mean over a handful of messages moves the score less than the same mean over many.
+   Stale and no_evidence components still show their `transformed` points, for information.
 3. **Band.** The first band (highest first) whose `min_score` the score reaches.
 4. **Confidence** (0..1): the share of the scorecard's total weight that is backed by fresh
    data, with each ok component counted at its *reliability*:
@@ -48,6 +59,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from sentiment_service.health.scorecard import (
+    Aggregation,
     Band,
     Component,
     Kind,
@@ -57,7 +69,7 @@ from sentiment_service.health.scorecard import (
 )
 from sentiment_service.health.transforms import InsufficientPeersError, transform_value
 
-Status = Literal["ok", "missing", "stale"]
+Status = Literal["ok", "missing", "stale", "no_evidence"]
 SECONDS_PER_DAY = 86_400.0
 
 
@@ -106,6 +118,7 @@ class HealthScore(BaseModel):
     components: tuple[ComponentScore, ...]
     missing: tuple[str, ...]
     stale: tuple[str, ...]
+    no_evidence: tuple[str, ...] = ()
     applied_overrides: tuple[str, ...] = ()
 
     def component(self, name: str) -> ComponentScore | None:
@@ -157,6 +170,11 @@ def _assess(
     except InsufficientPeersError as error:
         return _Assessed(component, value, observed_at, None, "missing", str(error))
     transformed = round(points, 2)
+    if value == 0 and component.zero_is == "no_evidence" and age_days <= component.freshness_days:
+        reason = component.no_evidence_text or "no events in the window"
+        return _Assessed(
+            component, value, observed_at, transformed, "no_evidence", f"{reason}: neutral"
+        )
     if age_days > component.freshness_days:
         reason = (
             f"observed {age_days:.1f} days before as_of; "
@@ -191,6 +209,19 @@ def _apportion_tenths(exact: list[float], total_tenths: int) -> list[int]:
     return floors
 
 
+def _aggregate(shares: list[float], points: list[float], aggregation: Aggregation) -> list[float]:
+    """Each component's exact contribution in points; they add up to the score (rule 2)."""
+    pairs = list(zip(shares, points, strict=True))
+    if aggregation.type == "mean":
+        return [share * value for share, value in pairs]
+    powered = [share * max(value, 0.0) ** aggregation.p for share, value in pairs]
+    total = sum(powered)
+    if total <= 0.0:
+        return [0.0 for _ in points]
+    score = total ** (1.0 / aggregation.p)
+    return [score * part / total for part in powered]
+
+
 def score_account(
     resolved: ResolvedScorecard,
     features: Mapping[str, FeatureValue],
@@ -212,18 +243,30 @@ def score_account(
     # first, so that no sum or product of finite weights can overflow to infinity.
     top = max(item.component.weight for item in assessed)
     total_weight = sum(item.component.weight / top for item in assessed)
+    volume = resolved.message_volume
+    reliability = {
+        item.component.name: _reliability(item.component.kind, volume, features)
+        for item in assessed
+    }
+    shrink = volume is not None and volume.shrink_weights
+    scoring_weight = {
+        item.component.name: item.component.weight
+        * (reliability[item.component.name] if shrink else 1.0)
+        for item in assessed
+    }
     ok = [
         (item.component, item.transformed)
         for item in assessed
         if item.status == "ok" and item.transformed is not None
     ]
-    ok_top = max((component.weight for component, _ in ok), default=1.0)
-    ok_weight = sum(component.weight / ok_top for component, _ in ok)  # >= 1 when ok
+    ok_top = max((scoring_weight[component.name] for component, _ in ok), default=1.0)
+    ok_weight = sum(scoring_weight[component.name] / ok_top for component, _ in ok)  # >= 1
 
     score: float | None = None
     tenths: dict[str, int] = {}
     if ok:
-        exact = [component.weight / ok_top / ok_weight * points for component, points in ok]
+        shares = [scoring_weight[component.name] / ok_top / ok_weight for component, _ in ok]
+        exact = _aggregate(shares, [points for _, points in ok], resolved.aggregation)
         # round(x, 1) rounds the value itself; round(x * 10) could round up an x just below a
         # half-tenth, since x * 10 is rounded to the nearest float before round() sees it.
         total_tenths = round(round(min(max(sum(exact), 0.0), 100.0), 1) * 10.0)
@@ -235,10 +278,8 @@ def score_account(
     backed_weight = 0.0
     for item in assessed:
         is_ok = item.status == "ok"
-        reliability = (
-            _reliability(item.component.kind, resolved.message_volume, features) if is_ok else 0.0
-        )
-        backed_weight += item.component.weight / top * reliability
+        backing = reliability[item.component.name] if is_ok else 0.0
+        backed_weight += item.component.weight / top * backing
         components.append(
             ComponentScore(
                 name=item.component.name,
@@ -249,10 +290,12 @@ def score_account(
                 observed_at=item.observed_at,
                 transformed=item.transformed,
                 weight=item.component.weight,
-                effective_weight=item.component.weight / ok_top / ok_weight if is_ok else 0.0,
+                effective_weight=(
+                    scoring_weight[item.component.name] / ok_top / ok_weight if is_ok else 0.0
+                ),
                 contribution=tenths.get(item.component.name, 0) / 10.0,
                 status=item.status,
-                reliability=reliability,
+                reliability=backing,
                 reason=item.reason,
                 evidence=item.component.evidence,
             )
@@ -269,5 +312,6 @@ def score_account(
         components=tuple(components),
         missing=tuple(c.name for c in components if c.status == "missing"),
         stale=tuple(c.name for c in components if c.status == "stale"),
+        no_evidence=tuple(c.name for c in components if c.status == "no_evidence"),
         applied_overrides=resolved.applied_overrides,
     )

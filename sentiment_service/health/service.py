@@ -424,6 +424,21 @@ def data_end(session: Session) -> date | None:
     return max(known).date() if known else None
 
 
+def ingested_later_share(session: Session, day: date) -> float:
+    """The share of the messages and metrics that happened by the end of `day` but were
+    ingested after it (history loaded after the fact). Scores with basis `known` see none of
+    those rows on that day."""
+    cutoff = end_of_day(day)
+    total = later = 0
+    for table, event in ((Message, Message.created_at), (Metric, Metric.observed_at)):
+        happened = col(event) <= cutoff
+        total += session.exec(select(func.count()).select_from(table).where(happened)).one()
+        later += session.exec(
+            select(func.count()).select_from(table).where(happened, col(table.ingested_at) > cutoff)  # type: ignore[attr-defined]
+        ).one()
+    return later / total if total else 0.0
+
+
 # --- overrides ------------------------------------------------------------------------------
 
 

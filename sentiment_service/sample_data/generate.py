@@ -1250,7 +1250,7 @@ def write_outputs(
     )
     write_csv(
         out / "outcomes.csv",
-        ("account_id", "outcome", "occurred_at", "notes"),
+        ("account_id", "outcome", "occurred_on", "notes"),
         [(p.id, p.outcome, p.outcome_date.isoformat(), p.outcome_note) for p in profiles],
     )
     write_csv(
