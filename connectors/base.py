@@ -15,6 +15,7 @@ from tqdm import tqdm
 from connectors.accounts import AccountRef, AccountResolver, ref_key
 from connectors.errors import AuthenticationError, BudgetExhausted, ConnectorError
 from connectors.http import HttpStats
+from connectors.progress import ProgressLog
 from pipelines.ingest import Ingestor, IngestPolicy
 from pipelines.records import Rejection
 from sentiment_service.storage.database import Database
@@ -32,6 +33,16 @@ class Draft:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """Input a connector could not turn into messages (e.g. an unreadable transcript file):
+    quarantined as `kind` with the rejection's reason, counted as fetched and quarantined."""
+
+    kind: str
+    payload: dict[str, Any]
+    rejection: Rejection
+
+
+@dataclass(frozen=True)
 class Page:
     """A unit of work: messages plus the cursor to store once they are committed."""
 
@@ -39,6 +50,8 @@ class Page:
     cursor: str | None
     deleted_threads: tuple[str, ...] = ()
     skipped: int = 0
+    refused: tuple[Refusal, ...] = ()
+    unresolved_authors: int = 0  # drafts whose author the vendor could not identify
 
 
 class Connector(Protocol):
@@ -54,15 +67,22 @@ class Connector(Protocol):
 
 @dataclass
 class SyncSummary:
-    """What one sync did."""
+    """What one sync did. Every fetched record ends in exactly one outcome:
+    fetched == stored + updated + flagged_duplicates + duplicates + quarantined + skipped
+    (`flagged_duplicates`: stored, but flagged as a canned repeat of another message;
+    `duplicates`: the same record again). `unresolved_authors` counts records among them
+    whose author the vendor could not identify (their role is inferred or `unknown`)."""
 
     connector: str
     fetched: int = 0
     stored: int = 0
     updated: int = 0
+    flagged_duplicates: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
     skipped: int = 0
+    unresolved_authors: int = 0
     pages: int = 0
     requests: int = 0
     retries: int = 0
@@ -83,6 +103,7 @@ class SyncOptions:
     domains: Mapping[str, str] = field(default_factory=dict)
     auto_create_accounts: bool = False
     progress: bool = True
+    log_every_seconds: float = 5.0  # progress log heartbeat while no page lands (0: off)
 
 
 class SyncEngine:
@@ -116,6 +137,13 @@ class SyncEngine:
             disable=not self.options.progress,
             dynamic_ncols=True,
         )
+        progress = ProgressLog(
+            name,
+            summary,
+            getattr(connector, "stats", None),
+            every=self.options.log_every_seconds,
+            monotonic=self.monotonic,
+        ).start()
         try:
             for page in connector.pages(cursor, since):
                 self._store_page(name, connector.source_system, page, summary)
@@ -124,18 +152,22 @@ class SyncEngine:
                     stored=summary.stored, updated=summary.updated, quarantined=summary.quarantined
                 )
                 self._measure(summary, connector, started)
+                progress.page()
         except BudgetExhausted as error:
             summary.error = str(error)
             self._finish(name, summary, connector, started, success=False)
+            progress.stop(complete=False, error=summary.error)
             return summary
         except Exception as error:  # recorded in sync_state, then re-raised
             summary.error = _describe(error)
             self._finish(name, summary, connector, started, success=False)
+            progress.stop(complete=False, error=summary.error)
             raise
         finally:
             bar.close()
         summary.complete = True
         self._finish(name, summary, connector, started, success=True)
+        progress.stop(complete=True)
         return summary
 
     def _stored_cursor(self, name: str) -> str | None:
@@ -167,18 +199,28 @@ class SyncEngine:
                     unresolved += 1
                     continue
                 records.append({**draft.record, "account_id": account_id})
-            counts = ingestor.messages(records).counts()
+            result = ingestor.messages(records)
+            counts = result.counts()
+            for number, refusal in enumerate(page.refused, start=len(page.drafts)):
+                ingestor.quarantine(refusal.kind, number, refusal.payload, refusal.rejection)
             _mark_deleted(session, system, page.deleted_threads)
             state.cursor = page.cursor
             state.details = {"in_progress": True, "pages": summary.pages + 1}
             session.add(state)
         summary.pages += 1
-        summary.fetched += len(page.drafts)
+        summary.fetched += len(page.drafts) + len(page.refused) + page.skipped
         summary.skipped += page.skipped
+        summary.unresolved_authors += page.unresolved_authors
         summary.stored += counts["accepted"]
         summary.updated += counts["updated"]
+        summary.flagged_duplicates += counts.get("flagged", 0)
         summary.duplicates += counts["duplicate"]
-        summary.quarantined += counts["rejected"] + unresolved
+        summary.quarantined += counts["rejected"] + unresolved + len(page.refused)
+        reasons = [item.code or "invalid" for item in result.items if item.status == "rejected"]
+        reasons += ["unresolved_account"] * unresolved
+        reasons += [refusal.rejection.code for refusal in page.refused]
+        for reason in reasons:
+            summary.quarantine_reasons[reason] = summary.quarantine_reasons.get(reason, 0) + 1
         summary.cursor = page.cursor
 
     def _measure(self, summary: SyncSummary, connector: Connector, started: float) -> None:

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
+import structlog
 import typer
 
-from connectors.base import SyncEngine, SyncSummary
+from connectors.base import SyncEngine, SyncOptions, SyncSummary
 from connectors.config import ConnectorConfig, load_config
 from connectors.errors import AuthenticationError, ConfigError, ConnectorError
 from connectors.registry import Runtime, build_connector, close_connector, sync_options
 from connectors.schedule import Scheduler
+from connectors.transcripts import TranscriptConnector, TranscriptOptions
 from pipelines.ingest import IngestPolicy
+from sentiment_service.logs import configure_logging
 from sentiment_service.settings import Settings
 from sentiment_service.storage import migrate
 from sentiment_service.storage.database import Database
@@ -29,6 +33,22 @@ ConfigOption = Annotated[
         envvar="SENTIMENT_SERVICE_CONNECTORS_CONFIG",
     ),
 ]
+
+
+class _Stderr:
+    """Writes to whatever sys.stderr is when a line is written (a test runner swaps it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def _log_to_stderr(settings: Settings) -> None:
+    """Structured log lines (sync progress) on stderr: stdout carries the JSON summary."""
+    configure_logging(settings.log_level, json=settings.log_json)
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=_Stderr()))
 
 
 def run_connector(
@@ -65,8 +85,10 @@ def sync_command(
     ] = None,
     progress: Annotated[bool, typer.Option(help="Progress bar on stderr")] = True,
 ) -> None:
-    """Sync one connector now; prints a JSON summary (exit 1 failed, 2 config/auth, 3 partial)."""
+    """Sync one connector now; prints a JSON summary (exit 1 failed, 2 config/auth, 3 partial).
+    Progress is logged as structured lines on stderr, with or without the progress bar."""
     settings = Settings()
+    _log_to_stderr(settings)
     try:
         entry = load_config(config).get(connector)
     except ConfigError as error:
@@ -97,6 +119,7 @@ def schedule_command(
 ) -> None:
     """Run every configured connector at its interval until SIGINT/SIGTERM."""
     settings = Settings()
+    _log_to_stderr(settings)
     try:
         loaded = load_config(config)
     except ConfigError as error:
@@ -123,3 +146,82 @@ def schedule_command(
         scheduler.run_forever(stop, report)
     finally:
         database.dispose()
+
+
+def _pairs(values: list[str], option: str) -> dict[str, str]:
+    """`KEY=VALUE` options as a mapping; a malformed one is a usage error naming the option."""
+    pairs: dict[str, str] = {}
+    for value in values:
+        key, sep, item = value.partition("=")
+        if not sep or not key.strip() or not item.strip():
+            raise typer.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint=option)
+        pairs[key.strip()] = item.strip()
+    return pairs
+
+
+def _iso_time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO-8601 time: {value!r}", param_hint=option) from None
+
+
+def import_transcripts_command(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(exists=True, help="Transcript files (.vtt, .srt, .json) or folders"),
+    ],
+    account: Annotated[
+        str | None, typer.Option(help="Our account id for every call (else: by email domain)")
+    ] = None,
+    agent_domain: Annotated[
+        list[str] | None, typer.Option(help="Our email domain (its speakers are agents)")
+    ] = None,
+    speaker: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=ROLE or NAME=EMAIL (ROLE: customer, agent, csm, bot, unknown)"),
+    ] = None,
+    domain: Annotated[
+        list[str] | None, typer.Option(help="DOMAIN=ACCOUNT: a customer email domain's account")
+    ] = None,
+    call_start: Annotated[
+        str | None,
+        typer.Option(help="ISO-8601 call start (UTC unless an offset is given) if a file has none"),
+    ] = None,
+    agent_role: Annotated[str, typer.Option(help="Role of our speakers: agent or csm")] = "agent",
+    name: Annotated[str, typer.Option(help="Sync state name")] = "transcripts",
+    progress: Annotated[bool, typer.Option(help="Progress bar on stderr")] = True,
+) -> None:
+    """Import call transcripts as `call` messages; prints a JSON summary (exit 2 usage error,
+    3 when some files could not be read: each is named on stderr, the others are imported)."""
+    settings = Settings()
+    _log_to_stderr(settings)
+    try:
+        options = TranscriptOptions(
+            agent_domains=tuple(agent_domain or ()),
+            speakers=_pairs(speaker or [], "--speaker"),
+            account_id=account,
+            call_start=_iso_time(call_start, "--call-start"),
+            agent_role=agent_role,
+        )
+    except ConfigError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    domains = {key.lower(): value for key, value in _pairs(domain or [], "--domain").items()}
+    migrate.upgrade(settings.database_url)
+    database = Database(settings.database_url)
+    connector = TranscriptConnector(paths, options)
+    sync = SyncOptions(
+        domains=domains, auto_create_accounts=settings.auto_create_accounts, progress=progress
+    )
+    engine = SyncEngine(database, IngestPolicy.from_settings(settings), sync)
+    try:
+        summary = engine.run(name, connector)
+    finally:
+        database.dispose()
+    for line in connector.report.bad_files:
+        typer.echo(f"error: {line}", err=True)
+    typer.echo(json.dumps({**summary.as_dict(), "transcripts": connector.report.as_dict()}))
+    raise typer.Exit(3 if connector.report.bad_files else 0)

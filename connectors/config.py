@@ -6,6 +6,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -74,11 +75,31 @@ class ZendeskConfig(_Connector):
     start_time: int = Field(0, ge=0)
     per_page: int = Field(1000, ge=1, le=1000)
     chunk_tickets: int = Field(50, ge=1)
+    workers: int = Field(4, ge=1, le=32, description="comment requests in flight at once")
 
     @model_validator(mode="after")
     def _where(self) -> ZendeskConfig:
         if not self.base_url and not self.subdomain:
             raise ValueError("give either subdomain or base_url")
+        return self
+
+
+class FreshdeskConfig(_Connector):
+    """Freshdesk tickets and conversations."""
+
+    type: Literal["freshdesk"]
+    domain: str | None = Field(None, description="acme or acme.freshdesk.com")
+    credentials: ApiKeyCredentials
+    start_time: datetime | None = Field(None, description="first sync: tickets updated since")
+    per_page: int = Field(100, ge=1, le=100)
+    chunk_tickets: int = Field(50, ge=1)
+    track_deleted: bool = True
+    workers: int = Field(4, ge=1, le=16, description="conversation requests in flight at once")
+
+    @model_validator(mode="after")
+    def _where(self) -> FreshdeskConfig:
+        if not self.base_url and not self.domain:
+            raise ValueError("give either domain or base_url")
         return self
 
 
@@ -127,8 +148,42 @@ class FileConfig(_Connector):
     source_system: str | None = None
 
 
+class TranscriptsConfig(_Connector):
+    """Call transcripts (.vtt, .srt, speaker-labelled .json) in files or folders."""
+
+    type: Literal["transcripts"]
+    paths: list[Path] = Field(min_length=1)
+    agent_domains: list[str] = Field(default_factory=list, description="our email domains")
+    speakers: dict[str, str] = Field(
+        default_factory=dict, description="speaker name or email -> role or email"
+    )
+    account_id: str | None = None
+    call_start: datetime | None = None
+    agent_role: Literal["agent", "csm"] = "agent"
+    source_system: str = "transcripts"
+    max_utterance_chars: int = Field(2000, ge=100)
+
+    @model_validator(mode="after")
+    def _speaker_values(self) -> TranscriptsConfig:
+        roles = ("customer", "agent", "csm", "bot", "unknown")
+        for speaker, value in self.speakers.items():
+            if "@" not in value and value not in roles:
+                raise ValueError(
+                    f"speakers[{speaker!r}]: {value!r} is neither an email nor one of "
+                    + ", ".join(roles)
+                )
+        return self
+
+
 ConnectorConfig = Annotated[
-    ZendeskConfig | IntercomConfig | DelightedConfig | XConfig | HubSpotConfig | FileConfig,
+    ZendeskConfig
+    | FreshdeskConfig
+    | IntercomConfig
+    | DelightedConfig
+    | XConfig
+    | HubSpotConfig
+    | FileConfig
+    | TranscriptsConfig,
     Field(discriminator="type"),
 ]
 
@@ -177,6 +232,8 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> ConnectorsF
     for connector in config.connectors:
         if isinstance(connector, FileConfig) and not connector.path.is_absolute():
             connector.path = path.parent / connector.path
+        if isinstance(connector, TranscriptsConfig):
+            connector.paths = [p if p.is_absolute() else path.parent / p for p in connector.paths]
     return config
 
 

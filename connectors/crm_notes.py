@@ -1,4 +1,9 @@
-"""HubSpot CRM notes (v3 objects API) and CSV note imports, as `csm_note` messages."""
+"""HubSpot CRM notes (v3 objects API) and CSV note imports, as `csm_note` messages.
+
+A note is written inside our CRM, so its author role is `csm`; its author is the note's
+owner (`hubspot_owner_id`, kept in the metadata). A note without an owner (e.g. logged by an
+integration) is counted and logged as an unresolved author, and keeps the role `csm`.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import structlog
 
 from connectors.accounts import external, refs
 from connectors.base import Draft, Page
@@ -19,7 +25,9 @@ from connectors.text import html_to_text, parse_time
 
 API_URL = "https://api.hubapi.com"
 NOTES_PATH = "/crm/v3/objects/notes"
-PROPERTIES = "hs_note_body,hs_timestamp,hs_lastmodifieddate"
+PROPERTIES = "hs_note_body,hs_timestamp,hs_lastmodifieddate,hubspot_owner_id"
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -84,13 +92,21 @@ class HubSpotNotesConnector:
                     skipped += 1
                 else:
                     drafts.append(draft)
+            ownerless = [d.record["external_id"] for d in drafts if not _owner(d)]
+            if ownerless:
+                log.warning(
+                    "hubspot.unresolved_authors", notes=ownerless[:20], messages=len(ownerless)
+                )
             after = ((data.get("paging") or {}).get("next") or {}).get("after")
             if after:
                 state["after"] = after
-                yield Page(drafts, json.dumps(state), skipped=skipped)
+                yield Page(
+                    drafts, json.dumps(state), skipped=skipped, unresolved_authors=len(ownerless)
+                )
                 continue
             mark = state.get("pass_max") or state.get("since")
-            yield Page(drafts, json.dumps({"since": mark} if mark else {}), skipped=skipped)
+            final = json.dumps({"since": mark} if mark else {})
+            yield Page(drafts, final, skipped=skipped, unresolved_authors=len(ownerless))
             return
 
     def _draft(self, note: dict[str, Any]) -> Draft | None:
@@ -99,7 +115,7 @@ class HubSpotNotesConnector:
         if not text:
             return None
         companies = ((note.get("associations") or {}).get("companies") or {}).get("results") or []
-        record = {
+        record: dict[str, Any] = {
             "source": "csm_note",
             "source_system": self.source_system,
             "external_id": f"note-{note['id']}",
@@ -108,8 +124,15 @@ class HubSpotNotesConnector:
             "created_at": properties.get("hs_timestamp") or note.get("createdAt"),
             "metadata": {"note_id": str(note["id"])},
         }
+        owner = properties.get("hubspot_owner_id")
+        if owner not in (None, ""):
+            record["metadata"]["owner_id"] = str(owner)
         account_refs = refs(*(external(self.source_system, c["id"]) for c in companies))
         return Draft(record, account_refs)
+
+
+def _owner(draft: Draft) -> str | None:
+    return draft.record["metadata"].get("owner_id")
 
 
 def _modified(note: dict[str, Any]) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -197,7 +198,12 @@ def _quota_spent(headers: Mapping[str, str]) -> bool:
 
 
 class VendorHttp:
-    """GETs/POSTs JSON from one vendor with retries, backoff, rate limits and a budget."""
+    """GETs/POSTs JSON from one vendor with retries, backoff, rate limits and a budget.
+
+    Safe to share between threads (a connector's bounded fetch pool): the budget and the
+    counters are kept under a lock, and when one request is told to wait (429, or a spent
+    quota) the other threads hold back until it has waited and succeeded, instead of
+    running into the same limit."""
 
     def __init__(
         self,
@@ -214,6 +220,8 @@ class VendorHttp:
         self.stats = HttpStats()
         self.last_headers: httpx.Headers = httpx.Headers()
         self._pause = 0.0
+        self._lock = threading.Lock()
+        self._hold: tuple[int, float] | None = None  # (thread that waits, monotonic end)
 
     def get_json(
         self, url: str, params: Mapping[str, Any] | None = None, *, missing_ok: bool = False
@@ -258,13 +266,7 @@ class VendorHttp:
     def _attempt(
         self, method: str, url: str, params: Mapping[str, Any] | None, body: Any, missing_ok: bool
     ) -> Any:
-        budget = self.policy.max_requests
-        if budget is not None and self.stats.requests >= budget:
-            raise BudgetExhausted(f"request budget of {budget} requests per sync is spent")
-        if self._pause > 0:
-            pause, self._pause = self._pause, 0.0
-            self.sleep(pause)
-        self.stats.requests += 1
+        self._reserve()
         where = f"{method} {redact_url(url)}"
         try:
             response = send_within(
@@ -288,8 +290,11 @@ class VendorHttp:
         if status in (401, 403):
             raise AuthenticationError(f"{where} -> {status}: check the connector's credentials")
         if status == 429:
-            self.stats.rate_limited += 1
             delay = retry_after_seconds(response.headers, self.wallclock())
+            with self._lock:
+                self.stats.rate_limited += 1
+                if delay:
+                    self._hold_others(min(delay, self.policy.max_rate_limit_wait))
             raise RateLimited(f"{where} -> 429 rate limited", delay)
         if status >= 500 or status == 408:
             raise TransientError(f"{where} -> {status}")
@@ -298,15 +303,40 @@ class VendorHttp:
         if status >= 400:
             raise VendorHttpError(f"{where} -> {status}: {response.text[:200]}", status)
         self.last_headers = response.headers
-        if _quota_spent(response.headers):
-            self._pause = min(
-                retry_after_seconds(response.headers, self.wallclock()) or 0.0,
-                self.policy.max_rate_limit_wait,
-            )
+        with self._lock:
+            if self._hold is not None and self._hold[0] == threading.get_ident():
+                self._hold = None  # this thread waited out the limit: the others may go on
+            if _quota_spent(response.headers):
+                self._pause = min(
+                    retry_after_seconds(response.headers, self.wallclock()) or 0.0,
+                    self.policy.max_rate_limit_wait,
+                )
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise TransientError(f"{where}: invalid or truncated JSON") from None
+
+    def _reserve(self) -> None:
+        """Take one request from the budget, after any wait the vendor asked for."""
+        budget = self.policy.max_requests
+        with self._lock:
+            if budget is not None and self.stats.requests >= budget:
+                raise BudgetExhausted(f"request budget of {budget} requests per sync is spent")
+            pause, self._pause = self._pause, 0.0
+            if pause > 0:
+                self._hold_others(pause)
+            hold = self._hold
+            self.stats.requests += 1
+        if pause > 0:
+            self.sleep(pause)
+        elif hold is not None and hold[0] != threading.get_ident():
+            remaining = hold[1] - time.monotonic()
+            if remaining > 0:
+                self.sleep(remaining)
+
+    def _hold_others(self, seconds: float) -> None:
+        """Other threads wait `seconds` (or until this one succeeds); call under the lock."""
+        self._hold = (threading.get_ident(), time.monotonic() + seconds)
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
@@ -318,6 +348,7 @@ class VendorHttp:
         return float(jitter(state))
 
     def _before_sleep(self, state: RetryCallState) -> None:
-        self.stats.retries += 1
+        with self._lock:
+            self.stats.retries += 1
         error = state.outcome.exception() if state.outcome else None
         log.info("retrying after %s (attempt %d)", error, state.attempt_number)

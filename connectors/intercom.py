@@ -1,4 +1,9 @@
-"""Intercom: conversations (listed with `starting_after`) and their parts, as chat messages."""
+"""Intercom: conversations (listed with `starting_after`) and their parts, as chat messages.
+
+A part whose author carries no type is looked up (`GET /contacts/{id}`, then
+`GET /admins/{id}`, remembered for the sync); an author that stays unknown is logged and
+counted, and is the customer only when their email domain is the conversation starter's.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import structlog
 
 from connectors.accounts import AccountRef, domain_of, external, refs
 from connectors.base import Draft, Page
@@ -26,6 +32,8 @@ ROLES = {
     "team": "agent",
     "bot": "bot",
 }
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class IntercomConnector:
         self.options = options or IntercomOptions()
         self.stats = http.stats
         self._companies: dict[str, list[AccountRef]] = {}
+        self._authors: dict[str, str | None] = {}  # author id -> role (None: not found)
 
     def pages(self, cursor: str | None, since: datetime | None) -> Iterator[Page]:
         """One page per listing page; the cursor holds the listing position and high-water."""
@@ -74,26 +83,32 @@ class IntercomConnector:
             if not state.get("after"):
                 state["pass_start"] = _server_time(self.http.last_headers)
             drafts: list[Draft] = []
-            skipped = 0
+            skipped = unresolved = 0
             for summary in data.get("conversations") or []:
                 updated = int(summary.get("updated_at") or 0)
                 state["pass_max"] = max(int(state.get("pass_max") or 0), updated)
                 if state.get("since") is not None and updated < int(state["since"]):
                     skipped += 1
                     continue
-                drafts.extend(self._conversation(summary["id"]))
+                found, unknown = self._conversation(summary["id"])
+                drafts.extend(found)
+                unresolved += unknown
             after = ((data.get("pages") or {}).get("next") or {}).get("starting_after")
             if after:
                 state["after"] = after
-                yield Page(drafts, json.dumps(state), skipped=skipped)
+                yield Page(
+                    drafts, json.dumps(state), skipped=skipped, unresolved_authors=unresolved
+                )
                 continue
-            yield Page(drafts, json.dumps(_finished(state)), skipped=skipped)
+            final = json.dumps(_finished(state))
+            yield Page(drafts, final, skipped=skipped, unresolved_authors=unresolved)
             return
 
-    def _conversation(self, conversation_id: str) -> list[Draft]:
+    def _conversation(self, conversation_id: str) -> tuple[list[Draft], int]:
+        """The conversation's drafts and how many of them have an unidentified author."""
         conversation = self.http.get_json(f"/conversations/{conversation_id}", missing_ok=True)
         if conversation is None:
-            return []
+            return [], 0
         account_refs = self._account_refs(conversation)
         thread = f"conversation-{conversation_id}"
         source = conversation.get("source") or {}
@@ -101,6 +116,7 @@ class IntercomConnector:
         parts = (conversation.get("conversation_parts") or {}).get("conversation_parts") or []
         items += [("part", part.get("id"), part, part.get("created_at")) for part in parts]
         drafts: list[Draft] = []
+        unresolved: list[str] = []
         for kind, item_id, item, created in items:
             text = html_to_text(item.get("body"))
             if item.get("redacted"):
@@ -113,19 +129,54 @@ class IntercomConnector:
                 metadata["subject"] = html_to_text(source.get("subject")) or None
             if item.get("redacted"):
                 metadata["redacted"] = True
-            author_type = (item.get("author") or {}).get("type")
+            author = item.get("author") or {}
+            role = self._role(author, conversation)
+            if role is None:
+                unresolved.append(str(author.get("id")))
+                role = _fallback_role(author, source)
             record = {
                 "source": "chat",
                 "source_system": self.source_system,
                 "external_id": f"{kind}-{item_id}",
-                "author_role": ROLES.get(str(author_type), "unknown"),
+                "author_role": role,
                 "text": text,
                 "created_at": from_unix(created),
                 "thread_id": thread,
                 "metadata": {k: v for k, v in metadata.items() if v is not None},
             }
             drafts.append(Draft(record, account_refs))
-        return drafts
+        if unresolved:
+            log.warning(
+                "intercom.unresolved_authors",
+                conversation=conversation_id,
+                authors=sorted(set(unresolved))[:20],
+                messages=len(unresolved),
+            )
+        return drafts, len(unresolved)
+
+    def _role(self, author: dict[str, Any], conversation: dict[str, Any]) -> str | None:
+        """The author's role from its type, else from the conversation's contacts or a
+        lookup of the id as a contact, then as an admin; None when nobody knows them."""
+        role = ROLES.get(str(author.get("type")))
+        if role is not None:
+            return role
+        author_id = author.get("id")
+        if author_id is None or author_id == "":
+            return None
+        author_id = str(author_id)
+        contacts = (conversation.get("contacts") or {}).get("contacts") or []
+        if any(str(contact.get("id")) == author_id for contact in contacts):
+            return "customer"
+        if author_id not in self._authors:
+            self._authors[author_id] = self._look_up(author_id)
+        return self._authors[author_id]
+
+    def _look_up(self, author_id: str) -> str | None:
+        contact = self.http.get_json(f"/contacts/{author_id}", missing_ok=True)
+        if contact:
+            return ROLES.get(str(contact.get("role")), "customer")
+        admin = self.http.get_json(f"/admins/{author_id}", missing_ok=True)
+        return "agent" if admin else None
 
     def _account_refs(self, conversation: dict[str, Any]) -> tuple[AccountRef, ...]:
         found: list[AccountRef | None] = []
@@ -151,6 +202,23 @@ class IntercomConnector:
                     found.append(external("intercom", company["company_id"]))
             self._companies[contact_id] = found
         return self._companies[contact_id]
+
+
+def _fallback_role(author: dict[str, Any], source: dict[str, Any]) -> str:
+    """An unidentified author is the customer when their email domain is that of the
+    customer who started the conversation; otherwise `unknown`."""
+    mine = _domain(author.get("email"))
+    starter = source.get("author") or {}
+    customer = ROLES.get(str(starter.get("type"))) == "customer"
+    if mine and customer and mine == _domain(starter.get("email")):
+        return "customer"
+    return "unknown"
+
+
+def _domain(email: Any) -> str | None:
+    if not isinstance(email, str) or "@" not in email:
+        return None
+    return email.rsplit("@", 1)[1].strip().lower() or None
 
 
 def _server_time(headers: httpx.Headers) -> int | None:

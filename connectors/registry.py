@@ -13,14 +13,23 @@ from connectors.config import (
     ConnectorConfig,
     DelightedConfig,
     FileConfig,
+    FreshdeskConfig,
     HubSpotConfig,
     IntercomConfig,
+    TranscriptsConfig,
     XConfig,
     ZendeskConfig,
 )
 from connectors.crm_notes import API_URL as HUBSPOT_URL
 from connectors.crm_notes import HubSpotNotesConnector, hubspot_client, notes_file_connector
 from connectors.files import ColumnMapping
+from connectors.freshdesk import (
+    DEFAULT_START,
+    FreshdeskConnector,
+    FreshdeskOptions,
+    freshdesk_client,
+)
+from connectors.freshdesk import base_url_for as freshdesk_url
 from connectors.http import HttpPolicy, VendorHttp
 from connectors.intercom import API_URL as INTERCOM_URL
 from connectors.intercom import IntercomConnector, IntercomOptions, intercom_client
@@ -33,6 +42,7 @@ from connectors.surveys import (
     delighted_client,
     survey_file_connector,
 )
+from connectors.transcripts import TranscriptConnector, TranscriptOptions
 from connectors.zendesk import ZendeskConnector, ZendeskOptions, base_url_for, zendesk_client
 
 
@@ -63,6 +73,8 @@ def build_connector(config: ConnectorConfig, runtime: Runtime | None = None) -> 
     runtime = runtime or Runtime()
     if isinstance(config, FileConfig):
         return _file_connector(config)
+    if isinstance(config, TranscriptsConfig):
+        return transcripts_connector(config)
     policy = HttpPolicy(
         read_timeout=config.read_timeout,
         max_attempts=config.max_attempts,
@@ -76,9 +88,23 @@ def build_connector(config: ConnectorConfig, runtime: Runtime | None = None) -> 
         creds = config.credentials
         client = zendesk_client(root, creds.email, creds.api_token.get_secret_value(), **kwargs)
         options = ZendeskOptions(
-            config.start_time, config.per_page, chunk_tickets=config.chunk_tickets
+            config.start_time,
+            config.per_page,
+            chunk_tickets=config.chunk_tickets,
+            workers=config.workers,
         )
         return ZendeskConnector(_http(client, policy, runtime), options)
+    if isinstance(config, FreshdeskConfig):
+        key = config.credentials.api_key.get_secret_value()
+        client = freshdesk_client(url or freshdesk_url(config.domain or ""), key, **kwargs)
+        freshdesk = FreshdeskOptions(
+            per_page=config.per_page,
+            chunk_tickets=config.chunk_tickets,
+            track_deleted=config.track_deleted,
+            start_time=config.start_time or DEFAULT_START,
+            workers=config.workers,
+        )
+        return FreshdeskConnector(_http(client, policy, runtime), freshdesk)
     if isinstance(config, IntercomConfig):
         token = config.credentials.token.get_secret_value()
         client = intercom_client(url or INTERCOM_URL, token, version=config.version, **kwargs)
@@ -128,6 +154,20 @@ def _file_connector(config: FileConfig) -> Connector:
     return notes_file_connector(
         config.path, mapping, source_system=config.source_system or "notes_file"
     )
+
+
+def transcripts_connector(config: TranscriptsConfig) -> TranscriptConnector:
+    """The transcript import a `type: transcripts` entry describes."""
+    options = TranscriptOptions(
+        agent_domains=tuple(config.agent_domains),
+        speakers=dict(config.speakers),
+        account_id=config.account_id,
+        call_start=config.call_start,
+        agent_role=config.agent_role,
+        source_system=config.source_system,
+        max_utterance_chars=config.max_utterance_chars,
+    )
+    return TranscriptConnector(config.paths, options)
 
 
 def close_connector(connector: Connector) -> None:

@@ -13,6 +13,7 @@ class Source(StrEnum):
     SURVEY = "survey"
     SOCIAL = "social"
     CSM_NOTE = "csm_note"
+    CALL = "call"  # an utterance of a call transcript (connectors/transcripts.py)
 
 
 class AuthorRole(StrEnum):

@@ -1,4 +1,5 @@
-"""A fake Intercom API: conversations list/retrieve and contact companies (documented shapes)."""
+"""A fake Intercom API: conversations list/retrieve, contacts, admins and contact companies
+(documented shapes)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ class FakeIntercom:
     token: str = "ic-token"
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
     companies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    admins: dict[str, dict[str, Any]] = field(default_factory=dict)
     clock: int = BASE_EPOCH
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -28,6 +31,19 @@ class FakeIntercom:
         self.companies.setdefault(contact_id, []).append(
             {"type": "company", "id": company_id, "company_id": our_id, "name": our_id}
         )
+
+    def add_contact(self, contact_id: str, email: str, role: str = "user") -> None:
+        """A contact (role user or lead) that GET /contacts/{id} returns."""
+        self.contacts[contact_id] = {
+            "type": "contact",
+            "id": contact_id,
+            "role": role,
+            "email": email,
+        }
+
+    def add_admin(self, admin_id: str, email: str) -> None:
+        """A teammate that GET /admins/{id} returns."""
+        self.admins[admin_id] = {"type": "admin", "id": admin_id, "email": email, "name": "A"}
 
     def add_conversation(self, conv_id: str, contact_id: str, email: str, body: str) -> None:
         """A customer-initiated conversation."""
@@ -110,6 +126,11 @@ class FakeIntercom:
                 contact = request.path.split("/")[2]
                 data = self.companies.get(contact, [])
                 return Reply(200, {"type": "list", "data": data, "total_count": len(data)})
+            parts = request.path.strip("/").split("/")
+            if len(parts) == 2 and parts[0] in ("contacts", "admins"):
+                known = self.contacts if parts[0] == "contacts" else self.admins
+                found = known.get(parts[1])
+                return Reply(200, found) if found else Reply(404, {"type": "error.list"})
         return Reply(404, {"type": "error.list"})
 
     def _list(self, request: Request) -> Reply:

@@ -1,4 +1,6 @@
-"""A fake Zendesk (incremental cursor export, ticket comments) with the documented JSON shapes."""
+"""A fake Zendesk (incremental cursor export, ticket comments, users/show_many) with the
+documented JSON shapes, and switches for what real accounts do: no `users` sideload, users
+left out of sideloads, deleted users that show_many no longer returns, slow tickets."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import base64
 import random
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +17,8 @@ from connectors.testing.server import Reply, Request
 
 BASE_EPOCH = int(datetime(2026, 10, 1, tzinfo=UTC).timestamp())
 COMMENTS_PATH = re.compile(r"^/api/v2/tickets/(\d+)/comments\.json$")
+SHOW_MANY_PATH = "/api/v2/users/show_many.json"
+SHOW_MANY_LIMIT = 100
 WORDS = [
     "export",
     "failing",
@@ -50,6 +55,10 @@ class FakeZendesk:
     users: dict[int, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     clock: int = BASE_EPOCH
+    sideload_users: bool = True  # False: answers carry no `users` at all
+    unlisted: set[int] = field(default_factory=set)  # users left out of every sideload
+    gone: set[int] = field(default_factory=set)  # deleted: show_many does not return them
+    slow_tickets: dict[int, float] = field(default_factory=dict)  # comments delay, seconds
 
     def add_user(self, user_id: int, role: str, email: str) -> None:
         """Add a user (role end-user, agent or admin)."""
@@ -68,11 +77,17 @@ class FakeZendesk:
             "requester_id": requester_id,
             "submitter_id": requester_id,
             "assignee_id": None,
+            "follower_ids": [],
             "created_at": iso(self.clock),
             "updated_at": iso(self.clock),
             "generated_timestamp": self.clock,
         }
         self.comments[ticket_id] = []
+
+    def assign(self, ticket_id: int, agent_id: int) -> None:
+        """Make an agent the ticket's assignee (Zendesk allows only agents there)."""
+        self.tickets[ticket_id]["assignee_id"] = agent_id
+        self._touch(ticket_id)
 
     def add_comment(self, ticket_id: int, comment_id: int, author_id: int, body: str) -> None:
         """Append a comment and bump the ticket."""
@@ -115,10 +130,14 @@ class FakeZendesk:
         """Route one request."""
         if request.headers.get("authorization") != self.auth:
             return Reply(401, {"error": "Couldn't authenticate you"})
+        match = COMMENTS_PATH.match(request.path)
+        if match and self.slow_tickets.get(int(match.group(1))):
+            time.sleep(self.slow_tickets[int(match.group(1))])  # outside the lock
         with self.lock:
             if request.path == "/api/v2/incremental/tickets/cursor.json":
                 return self._export(request)
-            match = COMMENTS_PATH.match(request.path)
+            if request.path == SHOW_MANY_PATH:
+                return self._show_many(request)
             if match:
                 return self._comments(request, int(match.group(1)))
         return Reply(404, {"error": "InvalidEndpoint", "description": "Not found"})
@@ -140,7 +159,7 @@ class FakeZendesk:
             200,
             {
                 "tickets": page,
-                "users": [self.users[u] for u in sorted(user_ids) if u in self.users],
+                **self._sideload(user_ids),
                 "after_cursor": cursor,
                 "after_url": f"http://{host}/api/v2/incremental/tickets/cursor.json?cursor={cursor}",
                 "before_cursor": None,
@@ -148,6 +167,22 @@ class FakeZendesk:
                 "end_of_stream": len(after) <= per_page,
             },
         )
+
+    def _sideload(self, user_ids: Any) -> dict[str, Any]:
+        """The `users` key of an answer (absent when sideloads are switched off)."""
+        if not self.sideload_users:
+            return {}
+        listed = sorted(u for u in user_ids if u in self.users and u not in self.unlisted)
+        return {"users": [self.users[u] for u in listed]}
+
+    def _show_many(self, request: Request) -> Reply:
+        """GET /api/v2/users/show_many.json?ids=1,2: known users only, 100 ids at most."""
+        ids = _ids(request.query.get("ids", ""))
+        if ids is None or len(ids) > SHOW_MANY_LIMIT:
+            detail = f"ids: 1 to {SHOW_MANY_LIMIT} comma-separated user ids"
+            return Reply(400, {"error": "InvalidValue", "description": detail})
+        found = [self.users[i] for i in ids if i in self.users and i not in self.gone]
+        return Reply(200, {"users": found, "next_page": None, "previous_page": None})
 
     def _comments(self, request: Request, ticket_id: int) -> Reply:
         ticket = self.tickets.get(ticket_id)
@@ -170,12 +205,19 @@ class FakeZendesk:
             200,
             {
                 "comments": chunk,
-                "users": [self.users[a] for a in authors if a in self.users],
+                **self._sideload(authors),
                 "next_page": next_page,
                 "previous_page": None,
                 "count": len(everything),
             },
         )
+
+
+def _ids(raw: str) -> list[int] | None:
+    try:
+        return [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        return None
 
 
 def _encode(stamp: int, ticket_id: int) -> str:
@@ -204,3 +246,75 @@ def generate(fake: FakeZendesk, tickets: int, comments: int, orgs: int, seed: in
             author = requester if position % 2 == 0 else rng.choice((1, 2))
             words = " ".join(rng.choice(WORDS) for _ in range(8))
             fake.add_comment(number, comment_id, author, f"Comment {comment_id}: {words}.")
+
+
+SHARED_TEXTS = [  # posted by customers and agents alike, on many tickets
+    "Thanks, that fixed it.",
+    "Any update on this?",
+    "Please see the attached screenshot.",
+    "The export is failing again.",
+    "Thank you!",
+]
+CUSTOMER_TEXTS = [  # the same customer text on several tickets
+    "Our dashboard has been down since this morning.",
+    "We cannot log in anymore, this is blocking the whole team.",
+    "The invoice amount is wrong.",
+    "Great support as always, much appreciated.",
+]
+CANNED_REPLY = "We are looking into it and will get back to you shortly."
+GONE_AGENT = 3
+
+
+def generate_adversarial(
+    fake: FakeZendesk,
+    tickets: int,
+    comments: int,
+    orgs: int,
+    seed: int = 7,
+    unlisted_share: float = 0.5,
+    gone_share: float = 0.03,
+) -> dict[str, str]:
+    """Fill `fake` like a real account: texts repeat across tickets, authors and roles (an
+    end-user and an agent post the same words; one customer text on several tickets; an
+    agent's canned reply twice in one ticket), `unlisted_share` of the users are left out of
+    every sideload, and a deleted agent (the assignee of its tickets) and `gone_share` of the
+    requesters are unknown even to show_many. Returns external id -> the true author role."""
+    rng = random.Random(seed)
+    fake.add_user(1, "agent", "agent@vendor.example")
+    fake.add_user(2, "admin", "lead@vendor.example")
+    fake.add_user(GONE_AGENT, "agent", "former@vendor.example")
+    fake.gone.add(GONE_AGENT)
+    roles: dict[str, str] = {}
+    true_role = {"end-user": "customer", "agent": "agent", "admin": "agent"}
+    comment_id = 1_000_000
+    for number in range(1, tickets + 1):
+        requester = 1000 + number
+        org = 100 + (number % orgs)
+        fake.add_user(requester, "end-user", f"person{number}@org{org}.example")
+        if rng.random() < gone_share:
+            fake.gone.add(requester)
+        fake.add_ticket(number, org, requester)
+        assignee = rng.choice((1, 2, GONE_AGENT))
+        fake.assign(number, assignee)
+        count = max(1, round(rng.gauss(comments / tickets, 1.0)))
+        canned_at = rng.randrange(count) if count >= 4 and rng.random() < 0.3 else -1
+        for position in range(count):
+            comment_id += 1
+            customer = position % 2 == 0
+            author = requester if customer else (assignee if rng.random() < 0.8 else 1)
+            draw = rng.random()
+            if not customer and position in (canned_at, canned_at + 2):
+                body = CANNED_REPLY
+            elif draw < 0.3:
+                body = rng.choice(SHARED_TEXTS)
+            elif customer and draw < 0.5:
+                body = rng.choice(CUSTOMER_TEXTS)
+            else:
+                words = " ".join(rng.choice(WORDS) for _ in range(8))
+                body = f"Comment {comment_id}: {words}."
+            fake.add_comment(number, comment_id, author, body)
+            roles[f"c-{comment_id}"] = true_role[fake.users[author]["role"]]
+    everyone = sorted(fake.users)
+    fake.unlisted.update(rng.sample(everyone, int(len(everyone) * unlisted_share)))
+    fake.unlisted.update(fake.gone)  # a deleted user is sideloaded nowhere
+    return roles
