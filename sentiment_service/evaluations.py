@@ -175,3 +175,15 @@ def store_run(
         for item in result.items
     )
     return run
+
+
+def evaluation_history(session: Session, model_name: str, limit: int = 50) -> list[EvaluationRun]:
+    """The newest evaluation runs of a model (every version), newest first."""
+    return list(
+        session.exec(
+            select(EvaluationRun)
+            .where(EvaluationRun.model_name == model_name)
+            .order_by(col(EvaluationRun.id).desc())
+            .limit(limit)
+        ).all()
+    )

@@ -64,8 +64,13 @@ def evaluate_candidate(
     *,
     tolerance: float = DEFAULT_TOLERANCE,
     actor: str,
+    exclude: frozenset[str] = frozenset(),
 ) -> tuple[ModelPromotion, MessageSentimentScorer]:
-    """Score current and candidate side by side on every stored set; store runs and decision."""
+    """Score current and candidate side by side on every stored set; store runs and decision.
+
+    Sets named in `exclude` are left out: a candidate trained on the `corrections` set cannot
+    be judged by it.
+    """
     try:
         candidate = MessageSentimentScorer(MiniLMBackend(artifact_dir), current.splitter)
     except Exception as error:
@@ -73,11 +78,13 @@ def evaluate_candidate(
             f"candidate model cannot be loaded: {error}", field="artifact_dir"
         ) from error
     with database.session() as session:
-        names = evaluations.labelled_set_names(session)
+        names = [n for n in evaluations.labelled_set_names(session) if n not in exclude]
         datasets = {name: evaluations.load_labelled_set(session, name) for name in names}
     if not datasets:
+        left_out = f" other than {', '.join(sorted(exclude))}" if exclude else ""
         raise InvalidInputError(
-            "no labelled sets are stored: upload one before promoting", field="artifact_dir"
+            f"no labelled sets{left_out} are stored: upload one before promoting",
+            field="artifact_dir",
         )
     checks: list[Check] = []
     runs: dict[str, dict[str, int]] = {}
