@@ -1,0 +1,1 @@
+"""Multilingual sentiment (frozen multilingual-e5-small + trained head), routing, topics."""
