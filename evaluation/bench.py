@@ -235,3 +235,78 @@ if __name__ == "__main__":
     parser.add_argument("--threads", type=int, default=2)
     arguments = parser.parse_args()
     main(arguments.data, arguments.threads)
+
+
+UMSAB_LANGUAGES = {
+    "arabic": "ar",
+    "french": "fr",
+    "german": "de",
+    "hindi": "hi",
+    "italian": "it",
+    "portuguese": "pt",
+    "spanish": "es",
+}
+
+
+@dataclass(frozen=True)
+class LanguageCorpus:
+    """Texts with their languages and a description of where they came from."""
+
+    texts: list[str]
+    languages: list[str]
+    description: str
+
+
+def multilingual_corpus(data_dir: Path, per_language: int = 100) -> LanguageCorpus:
+    """The first `per_language` validation tweets of each non-English UMSAB language."""
+    texts: list[str] = []
+    languages: list[str] = []
+    root = data_dir / "umsab-multilingual"
+    for folder, code in UMSAB_LANGUAGES.items():
+        path = root / folder / "val.csv"
+        if not path.is_file():
+            raise SystemExit(f"error: {path} not found (--data-dir points at the shared data)")
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = [row["text"] for row in csv.DictReader(handle) if row["text"]][:per_language]
+        texts.extend(rows)
+        languages.extend([code] * len(rows))
+    description = f"UMSAB validation: {per_language} tweets x {len(UMSAB_LANGUAGES)} languages"
+    return LanguageCorpus(texts, languages, description)
+
+
+def run_multilingual(corpus: LanguageCorpus, *, threads: int = 2) -> dict[str, Any]:
+    """The multilingual model on whole texts, and the routed message path, over one corpus."""
+    from models.message_sentiment import MessageSentimentScorer
+    from models.minilm import MiniLMBackend
+    from models.multilingual.model import MultilingualSentimentModel
+    from models.multilingual.routing import RoutedScorer
+    from models.sentences import SentenceSplitter
+
+    counter = MultilingualSentimentModel(threads=threads)
+    tokens = [min(c, counter.max_length) for c in counter.token_counts(corpus.texts)]
+    by_text = dict(zip(corpus.texts, corpus.languages, strict=True))
+    raw = measure("multilingual_raw", lambda: counter.predict_proba, corpus.texts, tokens)
+
+    def routed() -> Callable[[list[str]], Any]:
+        english = MessageSentimentScorer(MiniLMBackend(threads=threads), SentenceSplitter())
+        scorer = RoutedScorer(english, counter)
+        return lambda texts: scorer.score(texts, [by_text[t] for t in texts])
+
+    message = measure("multilingual_message_path", routed, corpus.texts, tokens)
+    return {
+        "corpus": corpus.description,
+        "n_texts": len(corpus.texts),
+        "mean_tokens": round(sum(tokens) / max(len(tokens), 1), 1),
+        "threads": threads,
+        "model_version": counter.version,
+        "machine": f"{platform.machine()} {os.cpu_count()} cpu(s), {platform.python_version()}",
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "multilingual_raw": raw,
+        "multilingual_message_path": message,
+    }
+
+
+def multilingual_main(data_dir: Path, threads: int = 2, per_language: int = 100) -> None:
+    """Run the multilingual benchmark and print its JSON to stdout."""
+    corpus = multilingual_corpus(data_dir, per_language)
+    print(json.dumps(run_multilingual(corpus, threads=threads)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -31,6 +32,13 @@ def _fail(message: str) -> NoReturn:
     """Print an error for the analyst on stderr and exit with status 2."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=2)
+
+
+def _detector() -> Callable[[str], str | None]:
+    """Language detection for files without a language column (routes each row's model)."""
+    from pipelines.language import shared_detector
+
+    return shared_detector().detect
 
 
 def _info(message: str) -> None:
@@ -76,11 +84,36 @@ def parse_models(values: list[str] | None) -> list[str]:
     return names
 
 
-def load_backends(names: list[str]) -> dict[str, SentimentBackend]:
-    """Backends by name; a backend that fails to load becomes a DatasetError for the analyst."""
+ARTIFACT_BACKENDS = ("minilm", "minilm-raw")
+
+
+def artifact_backend(name: str, artifact: Path) -> SentimentBackend:
+    """The minilm backend (message-level, or raw whole-text) on another artifact folder."""
+    from models.minilm import MessageLevelBackend, MiniLMBackend
+
+    raw = MiniLMBackend(artifact)
+    if name == "minilm-raw":
+        return raw
+    from models.message_sentiment import MessageSentimentScorer
+    from models.sentences import SentenceSplitter
+
+    return MessageLevelBackend(MessageSentimentScorer(raw, SentenceSplitter()))
+
+
+def load_backends(names: list[str], artifact: Path | None = None) -> dict[str, SentimentBackend]:
+    """Backends by name; a backend that fails to load becomes a DatasetError for the analyst.
+
+    With `artifact`, the minilm backends use that model folder (checksums verified) instead
+    of the default one.
+    """
+    if artifact is not None and not any(name in ARTIFACT_BACKENDS for name in names):
+        raise DatasetError(f"--artifact applies to {' or '.join(ARTIFACT_BACKENDS)} models only")
     backends = {}
     for name in names:
         try:
+            if artifact is not None and name in ARTIFACT_BACKENDS:
+                backends[name] = artifact_backend(name, artifact)
+                continue
             backends[name] = load_backend(name)
         except KeyError as error:
             raise DatasetError(str(error.args[0] if error.args else error)) from None
@@ -139,6 +172,18 @@ def evaluate_command(
             "--label-map", help='JSON object mapping your labels, e.g. \'{"bad":"negative"}\''
         ),
     ] = None,
+    language_col: Annotated[
+        str | None,
+        typer.Option(
+            "--language-col",
+            help="Column with each row's language (ISO 639-1) [default: language, if present; "
+            "else detected]",
+        ),
+    ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option("--language", help="Evaluate only the rows in this language, e.g. de"),
+    ] = None,
     model: Annotated[
         list[str] | None,
         typer.Option(
@@ -159,6 +204,12 @@ def evaluate_command(
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, help="Use only the first N rows")
     ] = None,
+    artifact: Annotated[
+        Path | None,
+        typer.Option(
+            "--artifact", help="Evaluate this model artifact folder (e.g. from adapt) as minilm"
+        ),
+    ] = None,
 ) -> None:
     """Measure a sentiment model against your own labelled messages."""
     try:
@@ -170,11 +221,16 @@ def evaluate_command(
             source_col=source_col,
             label_map=parse_label_map(label_map),
             limit=limit,
+            language_col=language_col,
+            language=language,
+            detect=_detector(),
         )
         classes = ", ".join(dataset.class_names)
         _info(f"loaded {len(dataset)} rows from {data} ({dataset.mode}: {classes})")
         with_reference = len(names) > 1 and REFERENCE_MODEL not in names
-        backends = load_backends([*names, REFERENCE_MODEL] if with_reference else names)
+        backends = load_backends(
+            [*names, REFERENCE_MODEL] if with_reference else names, artifact=artifact
+        )
     except DatasetError as error:
         _fail(str(error))
     progress = sys.stderr.isatty()

@@ -8,7 +8,7 @@ import io
 import json
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -57,6 +57,8 @@ class EvalDataset:
     sources: list[str] | None
     sha256: str
     mode: Mode
+    # ISO 639-1 code per row (a language column's value, or detected); None: unknown
+    languages: list[str | None] | None = None
 
     def __len__(self) -> int:
         """Number of labelled rows."""
@@ -228,6 +230,11 @@ def detect_mode(labels: np.ndarray) -> Mode:
     return "ternary" if bool(np.any(labels == LABELS.index("neutral"))) else "binary"
 
 
+def _base(language: str) -> str:
+    """'pt-BR' -> 'pt' (lower-case ISO 639-1 part of a language tag)."""
+    return language.strip().replace("_", "-").split("-")[0].lower()
+
+
 def require_column(table: Table, column: str, option: str, path: Path) -> None:
     """Raise a DatasetError naming the columns found when `column` is absent."""
     if column not in table.columns:
@@ -246,8 +253,16 @@ def load_dataset(
     source_col: str | None = None,
     label_map: Mapping[str, str] | None = None,
     limit: int | None = None,
+    language_col: str | None = None,
+    language: str | None = None,
+    detect: Callable[[str], str | None] | None = None,
 ) -> EvalDataset:
-    """Read, validate and label-map a file; source_col=None uses a 'source' column if present."""
+    """Read, validate and label-map a file; source_col=None uses a 'source' column if present.
+
+    Languages come from `language_col` (default: a 'language' column if present), else from
+    `detect` when given. With `language`, only the rows in that language are kept (after
+    `limit`); region suffixes count as their language ('pt-BR' is 'pt').
+    """
     path = Path(path)
     table, digest = read_table(path)
     require_column(table, text_col, "--text-col", path)
@@ -256,9 +271,34 @@ def load_dataset(
         require_column(table, source_col, "--source-col", path)
     elif "source" in table.columns:
         source_col = "source"
+    if language_col is not None:
+        require_column(table, language_col, "--language-col", path)
+    elif "language" in table.columns:
+        language_col = "language"
     rows = table.rows[:limit] if limit is not None else table.rows
     if not rows:
         raise DatasetError(f"{path} has a header but no data rows")
+    languages: list[str | None] | None = None
+    if language_col is not None:
+        languages = [
+            None if _is_missing(row.get(language_col)) else _base(str(row.get(language_col)))
+            for row in rows
+        ]
+    elif detect is not None:
+        languages = [
+            None if _is_missing(row.get(text_col)) else detect(str(row.get(text_col)))
+            for row in rows
+        ]
+    if language is not None:
+        wanted = _base(language)
+        if not wanted.isalpha() or len(wanted) != 2:
+            raise DatasetError(f"--language must be an ISO 639-1 code such as de, got {language!r}")
+        if languages is None:
+            raise DatasetError("--language needs a language column or language detection")
+        rows = [row for row, code in zip(rows, languages, strict=True) if code == wanted]
+        languages = [wanted] * len(rows)
+        if not rows:
+            raise DatasetError(f"no rows in language {wanted!r} in {path}")
     labels = map_labels([row.get(label_col) for row in rows], label_map)
     texts = ["" if _is_missing(row.get(text_col)) else str(row.get(text_col)) for row in rows]
     sources = None
@@ -274,4 +314,5 @@ def load_dataset(
         sources=sources,
         sha256=digest,
         mode=detect_mode(labels),
+        languages=languages,
     )

@@ -15,6 +15,7 @@ from evaluation.datasets import EvalDataset
 from models.backends import LABELS, SentimentBackend
 
 N_CALIBRATION_BINS = 15
+UNKNOWN_LANGUAGE = "unknown"  # per_language key of rows whose language is not known
 LENGTH_BUCKETS: tuple[tuple[str, int, float], ...] = (
     ("<=10", 0, 10),
     ("11-30", 11, 30),
@@ -58,8 +59,13 @@ def predict_probabilities(
     *,
     batch_size: int = 256,
     progress: bool = False,
+    languages: Sequence[str | None] | None = None,
 ) -> np.ndarray:
-    """(n, 3) probabilities from the backend in batches, with an optional tqdm bar on stderr."""
+    """(n, 3) probabilities from the backend in batches, with an optional tqdm bar on stderr.
+
+    A backend that routes by language (`routes_languages` true) gets each text's language.
+    """
+    routed = languages is not None and bool(getattr(backend, "routes_languages", False))
     batches = []
     with tqdm(
         total=len(texts),
@@ -70,7 +76,13 @@ def predict_probabilities(
     ) as bar:
         for start in range(0, len(texts), batch_size):
             batch = list(texts[start : start + batch_size])
-            probabilities = np.asarray(backend.predict_proba(batch), dtype=np.float64)
+            if routed:
+                assert languages is not None
+                part = list(languages[start : start + batch_size])
+                raw = backend.predict_proba(batch, languages=part)  # type: ignore[call-arg]
+            else:
+                raw = backend.predict_proba(batch)
+            probabilities = np.asarray(raw, dtype=np.float64)
             if probabilities.shape != (len(batch), len(LABELS)):
                 raise ValueError(
                     f"backend {backend.name!r} returned shape {probabilities.shape}, "
@@ -181,6 +193,13 @@ def summarise(
             counts[source] = counts.get(source, 0) + 1
         order = sorted(counts, key=lambda key: (-counts[key], key))
         summary["per_source"] = _per_group(dataset.sources, y_true, y_pred, n_classes, order)
+    if dataset.languages is not None:
+        codes = [code or UNKNOWN_LANGUAGE for code in dataset.languages]
+        tally: dict[str, int] = {}
+        for code in codes:
+            tally[code] = tally.get(code, 0) + 1
+        order = sorted(tally, key=lambda key: (-tally[key], key))
+        summary["per_language"] = _per_group(codes, y_true, y_pred, n_classes, order)
     buckets = [word_count_bucket(text) for text in dataset.texts]
     order = [name for name, _, _ in LENGTH_BUCKETS]
     summary["per_length"] = _per_group(buckets, y_true, y_pred, n_classes, order)
@@ -241,7 +260,9 @@ def run_evaluation(
     progress: bool = False,
 ) -> EvaluationResult:
     """Score a dataset with a backend and evaluate it (summary plus per-item predictions)."""
-    probabilities = predict_probabilities(backend, dataset.texts, progress=progress)
+    probabilities = predict_probabilities(
+        backend, dataset.texts, progress=progress, languages=dataset.languages
+    )
     return evaluate_probabilities(
         probabilities,
         dataset,

@@ -59,6 +59,7 @@ BACKENDS: dict[str, str] = {
     "minilm": "models.minilm:MessageLevelBackend",
     "minilm-raw": "models.minilm:MiniLMBackend",
     "vader": "models.backends:VaderBackend",
+    "e5-multilingual-raw": "models.multilingual.model:MultilingualSentimentModel",
 }
 
 

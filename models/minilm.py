@@ -48,17 +48,32 @@ class MiniLMBackend:
 
 
 class MessageLevelBackend:
-    """The product's message path (clean, split, score, aggregate) as a backend."""
+    """The product's message path (clean, split, route by language, score, aggregate) as a
+    backend. By default English goes to the MiniLM model and the languages of the
+    multilingual model to it (models/multilingual/routing.py)."""
 
     name = "minilm"
+    routes_languages = True
 
     def __init__(self, scorer: MessageSentimentScorer | None = None) -> None:
-        self.scorer = scorer or MessageSentimentScorer(MiniLMBackend(), SentenceSplitter())
+        if scorer is None:
+            from models.multilingual.routing import with_multilingual
+
+            scorer = with_multilingual(MessageSentimentScorer(MiniLMBackend(), SentenceSplitter()))
+        self.scorer = scorer
         self.version = self.scorer.version
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """(n, 3) message-level probabilities."""
-        results = self.scorer.score(texts)
+    def predict_proba(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> np.ndarray:
+        """(n, 3) message-level probabilities; with `languages` (None: unknown, English),
+        each text goes to the model of its language, else languages are detected."""
+        from models.multilingual.routing import score_messages
+
+        if languages is not None:
+            results = score_messages(self.scorer, texts, languages)
+        else:  # a routed scorer detects each text's language
+            results = self.scorer.score(texts)
         return np.array([[r.probabilities[label] for label in LABELS] for r in results]).reshape(
             -1, len(LABELS)
         )

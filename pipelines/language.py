@@ -1,8 +1,9 @@
 """Language identification of message text (langid.py, a model shipped inside the package).
 
-Messages that arrive without a `language` get one here, so the scoring worker can leave out
-languages the sentiment model was not trained on. Short or ambiguous texts stay unknown
-(None), which the pipeline treats as English.
+Messages that arrive without a `language` get one here, so the scoring worker can send each
+message to the model that reads its language (models/multilingual/routing.py) and leave out
+languages no model reads. Short or ambiguous texts stay unknown (None), which the pipeline
+treats as English.
 """
 
 from __future__ import annotations
@@ -71,11 +72,3 @@ def shared_detector() -> LanguageDetector:
     first callers wait for one build under a lock instead of each building their own."""
     with _DETECTOR_LOCK:
         return _build_detector()
-
-
-SUPPORTED_LANGUAGES = frozenset({"en"})
-
-
-def is_supported_language(language: str | None) -> bool:
-    """Whether the models score messages in this language (unknown counts as English)."""
-    return (language or "en").split("-")[0].lower() in SUPPORTED_LANGUAGES

@@ -29,6 +29,7 @@ import json
 import resource
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,7 +46,6 @@ from tqdm import tqdm
 from models.sentiment.inference import default_artifact_dir
 from pipelines import rollups
 from pipelines.backfill import BackfillSummary, remaining, unscored
-from pipelines.language import is_supported_language
 from pipelines.queue import active_version, set_active_version
 from pipelines.scoring import score_row
 from sentiment_service.storage.database import Database
@@ -194,14 +194,22 @@ class ScorerActor:
         if backend.version != version:
             raise RuntimeError(f"model on this node is {backend.version}, expected {version}")
         splitter = SentenceSplitter(spacy_package) if spacy_package else SentenceSplitter()
-        self.scorer = MessageSentimentScorer(backend, splitter)
+        from models.multilingual.routing import with_multilingual
+
+        self.scorer = with_multilingual(MessageSentimentScorer(backend, splitter), threads=threads)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         """Score a batch of messages into stored-row columns (SCORE_SCHEMA)."""
         ids = batch["id"].to_pylist()
-        supported = [is_supported_language(language) for language in batch["language"].to_pylist()]
-        texts = [t for t, ok in zip(batch["text"].to_pylist(), supported, strict=True) if ok]
-        results = iter(self.scorer.score(texts) if texts else [])
+        from models.multilingual.routing import reads_language, score_messages
+
+        languages = batch["language"].to_pylist()
+        supported = [reads_language(self.scorer, language) for language in languages]
+        chosen = [i for i, ok in enumerate(supported) if ok]
+        texts = [batch["text"].to_pylist()[i] for i in chosen]
+        results = iter(
+            score_messages(self.scorer, texts, [languages[i] for i in chosen]) if texts else []
+        )
         rows = []
         for message_id, ok in zip(ids, supported, strict=True):
             result = next(results) if ok else None
@@ -240,16 +248,50 @@ def write_scores(batch: pa.Table, database_url: str, version: str) -> pa.Table:
     return pa.table({"messages": [batch.num_rows], "scored": [scored]}, schema=COUNT_SCHEMA)
 
 
+RAY_CONNECT_TIMEOUT_SECONDS = 60.0
+
+
+def call_with_deadline(function: Callable[[], object], seconds: float, what: str) -> None:
+    """Run `function` in a daemon thread and wait at most `seconds` for it: a `TimeoutError`
+    naming `what` then, or the function's own exception. (ray.init has no connect timeout of
+    its own: with an unreachable address it keeps retrying for minutes.)"""
+    done = threading.Event()
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            function()
+        except BaseException as error:  # handed to the caller below
+            failures.append(error)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="deadline", daemon=True).start()
+    if not done.wait(seconds):
+        raise TimeoutError(f"{what}: no answer within {seconds:g} s")
+    if failures:
+        raise failures[0]
+
+
 @contextmanager
-def ray_session(address: str | None, num_cpus: int | None = None) -> Iterator[str]:
-    """Use the running Ray, connect to `address`, or start a local one; stop only our own."""
+def ray_session(
+    address: str | None,
+    num_cpus: int | None = None,
+    connect_timeout: float = RAY_CONNECT_TIMEOUT_SECONDS,
+) -> Iterator[str]:
+    """Use the running Ray, connect to `address` (giving up after `connect_timeout` seconds),
+    or start a local one; stop only our own."""
     import ray
 
     if ray.is_initialized():
         yield "existing"
         return
     if address:
-        ray.init(address=address, log_to_driver=False)
+        call_with_deadline(
+            lambda: ray.init(address=address, log_to_driver=False),
+            connect_timeout,
+            f"connecting to the Ray cluster at {address}",
+        )
     else:
         ray.init(
             address="local",

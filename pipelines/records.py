@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
@@ -21,10 +21,12 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from models.text_cleaning import LONE_SURROGATE, replace_lone_surrogates
+from pipelines.dates import Day
 from sentiment_service.text_rules import NoNul, StripNul
 from sentiment_service.vocabulary import AuthorRole, Outcome, Source
 
@@ -182,8 +184,27 @@ class OutcomeRecord(BaseModel):
 
     account_id: Identifier
     outcome: Outcome
-    occurred_on: date
+    occurred_on: Day
     notes: Annotated[str, ValidUnicode, StringConstraints(max_length=2000), StripNul] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _occurred_at_alias(cls, data: Any) -> Any:
+        """`occurred_at` (a date, or a timestamp whose UTC date is taken) is accepted for
+        `occurred_on`, as CRM exports and older files name it."""
+        if not isinstance(data, dict) or "occurred_at" not in data or "occurred_on" in data:
+            return data  # with both, occurred_at is refused as an unexpected field
+        data = dict(data)
+        value = data.pop("occurred_at")
+        if isinstance(value, str) and len(value) > 10:
+            try:
+                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                aware = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+                value = aware.astimezone(UTC).date().isoformat()
+            except (ValueError, OverflowError):
+                pass  # left as it is: the date validation names the field
+        data["occurred_on"] = value
+        return data
 
 
 RecordT = TypeVar("RecordT", bound=BaseModel)

@@ -22,9 +22,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from models.message_sentiment import MessageSentiment, MessageSentimentScorer
+from models.multilingual.routing import reads_language, score_messages
 from models.topics.assign import TopicAssigner
 from pipelines import rollups
-from pipelines.language import is_supported_language
 from pipelines.queue import ensure_active_version
 from pipelines.topics import store_topics
 from sentiment_service.storage.database import Database, DatabaseFault, database_fault
@@ -95,8 +95,8 @@ def score_row(
 
 
 def skip_status(message: Message, result: MessageSentiment | None) -> str:
-    """`scored`, or why the message was left out: a flagged canned repeat or a language the
-    model does not read."""
+    """`scored`, or why the message was left out: a flagged canned repeat or a language no
+    model reads."""
     if result is not None:
         return "scored"
     return "skipped_duplicate" if message.duplicate_of is not None else "skipped_language"
@@ -110,14 +110,20 @@ def store_scores(
 ) -> tuple[int, int]:
     """Score messages and replace their rows for the scorer's version; (scored, skipped).
 
-    With a topic assigner, the messages' topics and competitor mentions are replaced too.
+    Each message goes to the model of its language (models/multilingual/routing.py); one in a
+    language no model reads is stored as `skipped_language` and counted as skipped. With a
+    topic assigner, the messages' topics and competitor mentions are replaced too.
     """
     version = scorer.version
-    english = [
-        m for m in messages if m.duplicate_of is None and is_supported_language(m.language)
+    readable = [
+        m for m in messages if m.duplicate_of is None and reads_language(scorer, m.language)
     ]
-    results = scorer.score([m.text for m in english]) if english else []
-    by_id = {m.id: r for m, r in zip(english, results, strict=True)}
+    results = (
+        score_messages(scorer, [m.text for m in readable], [m.language for m in readable])
+        if readable
+        else []
+    )
+    by_id = {m.id: r for m, r in zip(readable, results, strict=True)}
     ids = [m.id for m in messages if m.id is not None]
     session.execute(
         delete(MessageScore).where(
@@ -131,7 +137,7 @@ def store_scores(
         session.add(score_row(message.id, version, result, skip_status(message, result)))
     if topics is not None:
         store_topics(session, messages, [by_id.get(m.id) for m in messages], topics)
-    return len(english), len(messages) - len(english)
+    return len(readable), len(messages) - len(readable)
 
 
 class ScoringWorker:

@@ -17,12 +17,13 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from models.message_sentiment import MessageSentiment, MessageSentimentScorer
+from models.multilingual.routing import is_english, reads_language, score_messages
+from models.multilingual.topics import zero_shot_for
 from models.text_cleaning import clean_message
 from models.topics.assign import TopicAssigner
 from models.topics.heads import TopicExample
 from models.topics.taxonomy import Taxonomy, load_taxonomy, parse_taxonomy
 from pipelines import rollups
-from pipelines.language import is_supported_language
 from sentiment_service import config_store
 from sentiment_service.storage.database import Database
 from sentiment_service.storage.tables import (
@@ -104,8 +105,14 @@ def store_topics(
     messages: Sequence[Message],
     results: Sequence[MessageSentiment | None],
     assigner: TopicAssigner,
+    zero_shot: Callable[[TopicAssigner], TopicAssigner] | None = None,
 ) -> int:
-    """Replace the topic and competitor rows of `messages`; returns topic rows written."""
+    """Replace the topic and competitor rows of `messages`; returns topic rows written.
+
+    English messages (and those of unknown language) get `assigner`'s topics; messages in
+    other languages get the zero-shot multilingual topics of the same taxonomy (`zero_shot`
+    builds that assigner; default: models/multilingual/topics.py).
+    """
     ids = [message.id for message in messages if message.id is not None]
     session.execute(delete(MessageTopic).where(col(MessageTopic.message_id).in_(ids)))
     session.execute(delete(CompetitorMention).where(col(CompetitorMention.message_id).in_(ids)))
@@ -113,18 +120,30 @@ def store_topics(
     if not scored:
         return 0
     attributes = account_attributes(session, {m.account_id for m, _ in scored if m.account_id})
-    found = assigner.assign(
-        [result for _, result in scored],
-        [attributes.get(m.account_id) if m.account_id else None for m, _ in scored],
-    )
+    english = [i for i, (m, _) in enumerate(scored) if is_english(m.language)]
+    others = [i for i, (m, _) in enumerate(scored) if not is_english(m.language)]
+    groups = [(english, assigner)]
+    if others:
+        groups.append((others, (zero_shot or zero_shot_for)(assigner)))
+    found: list[Any] = [None] * len(scored)
+    used = [assigner] * len(scored)
+    for indexes, chosen in groups:
+        if not indexes:
+            continue
+        assigned = chosen.assign(
+            [scored[i][1] for i in indexes],
+            [attributes.get(scored[i][0].account_id or "") for i in indexes],
+        )
+        for i, topics in zip(indexes, assigned, strict=True):
+            found[i], used[i] = topics, chosen
     written = 0
-    for (message, result), topics in zip(scored, found, strict=True):
+    for (message, result), topics, chosen in zip(scored, found, used, strict=True):
         assert message.id is not None
         for finding in topics.topics:
             session.add(
                 MessageTopic(
                     message_id=message.id,
-                    model_version=assigner.version,
+                    model_version=chosen.version,
                     topic=finding.topic,
                     confidence=finding.confidence,
                     sentence_index=finding.evidence_index,
@@ -144,7 +163,7 @@ def store_topics(
             session.add(
                 CompetitorMention(
                     message_id=message.id,
-                    model_version=assigner.version,
+                    model_version=chosen.version,
                     competitor=mention.competitor_key,
                     alias=mention.alias,
                     intent=mention.intent,
@@ -203,14 +222,17 @@ def retopic(
             if not messages:
                 break
             results: list[MessageSentiment | None] = [None] * len(messages)
-            english = [
+            readable = [
                 i
                 for i, m in enumerate(messages)
-                if m.duplicate_of is None and is_supported_language(m.language)
+                if m.duplicate_of is None and reads_language(scorer, m.language)
             ]
-            for i, result in zip(
-                english, scorer.score([messages[i].text for i in english]), strict=True
-            ):
+            scored = score_messages(
+                scorer,
+                [messages[i].text for i in readable],
+                [messages[i].language for i in readable],
+            )
+            for i, result in zip(readable, scored, strict=True):
                 results[i] = result
             summary.topic_rows += store_topics(session, messages, results, assigner)
             session.flush()

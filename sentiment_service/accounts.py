@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import ColumnElement, Float, Subquery, case, cast, func
 from sqlmodel import Session, col, select
 
+from pipelines.dates import Day
 from pipelines.queue import active_version
 from pipelines.rollups import ALL_SOURCES
 from sentiment_service.audit import record_change
@@ -49,7 +50,7 @@ class AccountIn(BaseModel):
     industry: ShortText | None = None
     tier: ShortText | None = None
     arr: float | None = Field(None, ge=0, allow_inf_nan=False)
-    renewal_date: date | None = None
+    renewal_date: Day | None = None
     owner: ShortText | None = None
     external_ids: dict[ShortText, ShortText] = Field(
         default_factory=dict, description="Vendor system -> that system's id for this account."

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 from tqdm import tqdm
 
-from connectors.cli import schedule_command, sync_command
+from connectors.cli import import_transcripts_command, schedule_command, sync_command
 from evaluation.command import evaluate_command
 from evaluation.topic_command import evaluate_topics_command
 from pipelines.backfill import backfill, remaining
@@ -54,6 +54,9 @@ app.command("sync", help="Sync one connector now (JSON summary on stdout).")(syn
 app.command("sync-schedule", help="Run all configured connectors at their intervals.")(
     schedule_command
 )
+app.command(
+    "import-transcripts", help="Import call transcripts (VTT, SRT, JSON) as `call` messages."
+)(import_transcripts_command)
 app.command("evaluate", help="Measure model accuracy on a labelled file (JSON and/or HTML).")(
     evaluate_command
 )
@@ -74,10 +77,25 @@ app.add_typer(health_app, name="health")
 def bench_sentiment(
     data: Annotated[Path | None, typer.Option(help="CSV with a text column")] = None,
     threads: Annotated[int, typer.Option(min=1, help="CPU threads per path")] = 2,
+    multilingual: Annotated[
+        bool,
+        typer.Option(
+            "--multilingual",
+            help="Benchmark the multilingual model on UMSAB tweets of 7 non-English languages",
+        ),
+    ] = False,
+    data_dir: Annotated[
+        Path, typer.Option(help="Shared data folder holding umsab-multilingual/")
+    ] = Path("../shared/data"),
+    per_language: Annotated[int, typer.Option(min=1, help="Texts per language")] = 100,
 ) -> None:
-    """HF transformers pipeline (torch fp32) vs the fast path, on the same fine-tuned model."""
+    """HF transformers pipeline (torch fp32) vs the fast path, on the same fine-tuned model;
+    with --multilingual, the multilingual model (raw and message path) in texts/s."""
     from evaluation import bench
 
+    if multilingual:
+        bench.multilingual_main(data_dir, threads, per_language)
+        return
     bench.main(data, threads)
 
 
@@ -290,7 +308,8 @@ def _drain(scoring: ScoringWorker, database: Database) -> None:
     with tqdm(total=queue_length(database), desc="scoring", unit="msg") as bar:
         stats = scoring.drain(bar.update)
     typer.echo(
-        f"scored {stats.scored} messages ({stats.skipped} skipped: not English) in "
+        f"scored {stats.scored} messages ({stats.skipped} skipped: a language no model reads, "
+        "or a flagged repeat) in "
         f"{stats.seconds:.1f}s; {stats.rollup_rows} rollup rows written",
         err=True,
     )
@@ -403,6 +422,113 @@ def promote_model(
 
 
 @app.command()
+def adapt(
+    out: Annotated[Path, typer.Option(help="New artifact folder (must not exist or be empty)")],
+    data: Annotated[
+        list[Path] | None,
+        typer.Option("--data", help="Labelled file (.csv, .jsonl, .parquet); repeatable"),
+    ] = None,
+    from_corrections: Annotated[
+        bool,
+        typer.Option("--from-corrections", help="Also train on the label corrections stored"),
+    ] = False,
+    base: Annotated[
+        Path | None, typer.Option(help="Artifact to adapt (default: the shipped model)")
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option(min=1, max=20, help="Epochs (default: chosen on held-out data)")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed: same data and seed, same model")] = 13,
+    label_map: Annotated[
+        str | None,
+        typer.Option("--label-map", help="JSON object (or file) mapping your labels"),
+    ] = None,
+    text_col: Annotated[str, typer.Option("--text-col", help="Column with the text")] = "text",
+    label_col: Annotated[str, typer.Option("--label-col", help="Column with the label")] = "label",
+    replay_data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder with airline-tweets/ and tweeteval-sentiment/ to replay too"),
+    ] = None,
+    max_epochs: Annotated[
+        int, typer.Option(min=1, max=20, help="Most epochs tried when --epochs is not given")
+    ] = 4,
+    lr: Annotated[float, typer.Option(min=1e-7, max=1e-3, help="Learning rate at the head")] = 6e-5,
+    threads: Annotated[int, typer.Option(min=1, help="CPU threads")] = 2,
+) -> None:
+    """Fine-tune the sentiment model on your labelled messages (and/or stored corrections),
+    holding out a share to choose epochs and calibrate, and write a new artifact (JSON
+    summary on stdout). Then: evaluate --artifact, promote-model --artifact, rescore."""
+    from evaluation.command import parse_label_map
+    from evaluation.datasets import DatasetError
+    from models.sentiment.adapt import AdaptError, AdaptRequest
+    from models.sentiment.adapt import adapt as run_adaptation
+
+    try:
+        corrections: list[tuple[str, str]] = []
+        if from_corrections:
+            from sentiment_service.adaptation import load_corrections
+
+            database = _migrated_database(_settings())
+            with database.session() as session:
+                corrections = load_corrections(session)
+            if not corrections:
+                raise AdaptError("--from-corrections: no label corrections are stored")
+        request = AdaptRequest(
+            out=out,
+            data_files=tuple(data or ()),
+            corrections=tuple(corrections),
+            base=base,
+            epochs=epochs,
+            seed=seed,
+            label_map=parse_label_map(label_map),
+            replay_data_dir=replay_data_dir,
+            text_col=text_col,
+            label_col=label_col,
+            threads=threads,
+            max_epochs=max_epochs,
+            learning_rate=lr,
+            command=_adapt_command_line(
+                out=out,
+                data=data or [],
+                from_corrections=from_corrections,
+                base=base,
+                epochs=epochs,
+                seed=seed,
+                label_map=label_map,
+                text_col=text_col,
+                label_col=label_col,
+                replay_data_dir=replay_data_dir,
+                max_epochs=None if max_epochs == 4 else max_epochs,
+                lr=None if lr == 6e-5 else lr,
+            ),
+        )
+        report = run_adaptation(request, progress=True)
+    except (AdaptError, DatasetError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(report.as_dict(), indent=2))
+
+
+def _adapt_command_line(**options: Any) -> str:
+    """The `adapt` command line that reproduces a run (recorded in the artifact)."""
+    import shlex
+
+    words = ["sentiment-service", "adapt"]
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if value is None or value is False or value == []:
+            continue
+        if value is True:
+            words.append(flag)
+        elif isinstance(value, list):
+            for item in value:
+                words += [flag, str(item)]
+        elif not (name in ("text_col", "label_col") and value in ("text", "label")):
+            words += [flag, str(value)]
+    return shlex.join(words)
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default from settings)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from settings)")] = None,
@@ -411,12 +537,14 @@ def serve(
     import uvicorn
 
     from sentiment_service.api.app import create_app
+    from sentiment_service.api.server_protocol import protocol_with_read_timeout
 
     settings = _settings()
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
         port=port or settings.port,
+        http=protocol_with_read_timeout(settings.request_read_timeout_seconds),
         log_config=None,
         access_log=False,
     )

@@ -11,6 +11,7 @@ from typing import Any
 from models.checksums import file_sha256
 from models.message_sentiment import MessageSentimentScorer
 from models.minilm import MiniLMBackend
+from models.multilingual.routing import RoutedScorer, with_multilingual
 from models.sentences import SentenceSplitter
 from models.topics.assign import TopicAssigner
 from models.topics.competitors import DEFAULT_COMPETITORS_PATH, CompetitorMatcher
@@ -31,6 +32,25 @@ class ModelInfo:
     checksums: dict[str, str]
     metrics: dict[str, Any] = field(default_factory=dict)
     default: bool = False
+    data_licence: str | None = None
+    languages: list[str] = field(default_factory=list)
+
+
+AIRLINE_LICENCE = (
+    "CC BY-NC-SA 4.0: non-commercial use only, inherited from the Twitter US Airline "
+    "Sentiment training data"
+)
+
+
+def data_licence(manifest: dict[str, Any]) -> str | None:
+    """The licence of a model's training data: the manifest's `data_licence`, else derived
+    from the training domains it names (airline data: non-commercial); None when unknown."""
+    stated = manifest.get("data_licence")
+    if stated:
+        return str(stated)
+    training = manifest.get("training")
+    domains = str(training.get("domains", "")) if isinstance(training, dict) else ""
+    return AIRLINE_LICENCE if "airline" in domains else None
 
 
 class ModelHub:
@@ -43,8 +63,12 @@ class ModelHub:
         *,
         resolve_artifact: Callable[[], Path | None] | None = None,
         encoder_dir: Path | None = None,
+        multilingual: bool = True,
+        multilingual_dir: Path | None = None,
     ) -> None:
         self._artifact_dir = artifact_dir
+        self._multilingual = multilingual
+        self._multilingual_dir = multilingual_dir
         self._resolve_artifact = resolve_artifact
         self._spacy_package = spacy_package
         self._lock = threading.Lock()
@@ -80,19 +104,31 @@ class ModelHub:
                             if self._spacy_package
                             else SentenceSplitter()
                         )
+                        scorer = self._routed(MessageSentimentScorer(backend, splitter))
                     except Exception as error:
                         self.error = f"{type(error).__name__}: {error}"
                         raise NotReadyError(
                             f"the sentiment model could not be loaded: {self.error}"
                         ) from error
-                    self._scorer = MessageSentimentScorer(backend, splitter)
+                    self._scorer = scorer
                     self.error = None
         return self._scorer
 
+    def _routed(self, english: MessageSentimentScorer) -> MessageSentimentScorer:
+        """`english` plus the multilingual model, routed by language (when enabled)."""
+        if not self._multilingual or isinstance(english, RoutedScorer):
+            return english
+        current = self._scorer
+        if isinstance(current, RoutedScorer):  # keep the loaded multilingual model
+            return RoutedScorer(english, current.multilingual_model)
+        return with_multilingual(english, self._multilingual_dir)
+
     def swap(self, scorer: MessageSentimentScorer) -> None:
-        """Serve `scorer` from now on (after a promotion)."""
+        """Serve `scorer` from now on (after a promotion of the English model, which keeps
+        the multilingual route)."""
+        routed = self._routed(scorer)
         with self._lock:
-            self._scorer = scorer
+            self._scorer = routed
             self.error = None
 
     def topic_assigner(
@@ -164,6 +200,27 @@ class ModelHub:
                         ) from error
         return self._keyphrases
 
+    @staticmethod
+    def _multilingual_info(scorer: MessageSentimentScorer) -> list[ModelInfo]:
+        """The multilingual sentiment model's entry, when the scorer routes to one."""
+        if not isinstance(scorer, RoutedScorer):
+            return []
+        model = scorer.multilingual_model
+        return [
+            ModelInfo(
+                name="e5-multilingual",
+                kind="sentiment",
+                version=model.version,
+                checksums={
+                    **dict(model.manifest.get("files", {})),
+                    "encoder": model.encoder.checksum,
+                },
+                metrics=dict(model.manifest.get("metrics", {})),
+                data_licence=data_licence(model.manifest),
+                languages=sorted(model.languages),
+            )
+        ]
+
     def describe(self) -> list[ModelInfo]:
         """The loaded models with versions, checksums and model-card metrics."""
         scorer = self.scorer()
@@ -178,7 +235,10 @@ class ModelHub:
                 checksums=dict(manifest.get("files", {})),
                 metrics=dict(manifest.get("metrics", {})),
                 default=True,
+                data_licence=data_licence(manifest),
+                languages=["en"],
             ),
+            *self._multilingual_info(scorer),
             *(
                 [
                     ModelInfo(

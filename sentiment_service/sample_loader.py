@@ -18,6 +18,7 @@ from sentiment_service.storage.database import Database
 
 SAMPLE_DIR = Path(__file__).parent / "sample_data"
 BATCH = 500
+MULTILINGUAL_FILE = "messages_multilingual.jsonl"  # see _extra_messages
 # The sample calls (sample_data/transcripts) are with Cobalt Ridge Health (acct-002). Lumenly
 # staff speak from lumenly.example; the WebVTT file has names only, hence the speaker map.
 SAMPLE_TRANSCRIPTS = TranscriptOptions(
@@ -55,6 +56,13 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def _extra_messages(sample_dir: Path) -> list[dict[str, Any]]:
+    """Hand-written messages kept apart from the generated file: the non-English demo
+    (German, Brazilian Portuguese, French, Spanish; metadata.sample = multilingual-demo)."""
+    path = sample_dir / MULTILINGUAL_FILE
+    return _read_jsonl(path) if path.is_file() else []
+
+
 def load_sample_data(
     database: Database, policy: IngestPolicy, *, sample_dir: Path = SAMPLE_DIR
 ) -> LoadSummary:
@@ -68,7 +76,7 @@ def load_sample_data(
             upsert_account(session, account_id, AccountIn.model_validate(raw), actor=actor)
             summary.accounts += 1
     batches: list[tuple[str, list[dict[str, Any]]]] = [
-        ("message", _read_jsonl(sample_dir / "messages.jsonl")),
+        ("message", _read_jsonl(sample_dir / "messages.jsonl") + _extra_messages(sample_dir)),
         ("metric", _read_csv(sample_dir / "metrics.csv")),
         ("outcome", _read_csv(sample_dir / "outcomes.csv")),
     ]

@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     cors_origins: list[str] = Field(default_factory=list, description="Closed by default.")
+    request_read_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Most seconds a client may take to send a whole request (line, headers "
+        "and body); slower clients get a 408 and are disconnected.",
+    )
 
     max_batch_size: int = Field(1000, ge=1, description="Most records in one ingestion batch.")
     max_text_chars: int = Field(20_000, ge=1, description="Longest message text accepted.")
@@ -60,6 +67,12 @@ class Settings(BaseSettings):
     )
     preload_models: bool = Field(True, description="Load the NLP models at start-up.")
     max_sentiment_texts: int = Field(64, ge=1, description="Most texts per POST /v1/sentiment.")
+    adaptation_dir: Path | None = Field(
+        None, description="Folder for models adapted from the API; empty: data_dir/models."
+    )
+    adaptation_min_labels: int = Field(
+        30, ge=2, description="Corrected messages needed before the API starts an adaptation."
+    )
 
     # Dashboard sessions and abuse limits
     session_secret: SecretStr | None = Field(

@@ -820,6 +820,7 @@ class EvidenceOut(BaseModel):
     text: str
     label: str | None
     score: float | None
+    language: str | None = None
 
 
 class AccountTopicOut(BaseModel):
@@ -898,6 +899,7 @@ def _latest_evidence(
         text=finding.evidence,
         label=finding.label,
         score=finding.score,
+        language=message.language,
     )
 
 

@@ -67,3 +67,22 @@ def trend(rows: Iterable[DailyCounts], granularity: Granularity) -> list[TrendPo
             )
         )
     return points
+
+
+def daily_counts(rows: Iterable[tuple[date, str | None, float | None]]) -> list[DailyCounts]:
+    """Daily counts from (day, label, score) of single messages, the way rollups count them:
+    every message counts, scored ones (label and score set) add to the sentiment."""
+    days: dict[date, list[float]] = {}
+    for day, label, score in rows:
+        acc = days.setdefault(day, [0, 0, 0.0, 0, 0])
+        acc[0] += 1
+        if label is None or score is None:
+            continue
+        acc[1] += 1
+        acc[2] += score
+        acc[3] += label == "negative"
+        acc[4] += label == "positive"
+    return [
+        DailyCounts(day, int(m), int(s), float(total), int(neg), int(pos))
+        for day, (m, s, total, neg, pos) in sorted(days.items())
+    ]

@@ -49,6 +49,9 @@ def test_help_lists_every_command() -> None:
         "sync",
         "promote-model",
         "bench",
+        "adapt",
+        "quarantine",
+        "import-transcripts",
     ):
         assert command in result.output
 

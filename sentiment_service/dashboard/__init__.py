@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from sentiment_service.dashboard import model_page
 from sentiment_service.dashboard.headers import SecurityHeadersMiddleware
 from sentiment_service.dashboard.routes import (
     LoginRequired,
@@ -31,6 +32,7 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
     """Mount the dashboard on `app` (call before the app starts)."""
     app.state.dashboard_signer = SessionSigner.from_settings(settings)
     app.include_router(router)
+    app.include_router(model_page.router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(LoginRequired, login_required_handler)
     app.add_exception_handler(PageError, page_error_handler)

@@ -40,7 +40,9 @@ from sentiment_service.dashboard.sessions import (
     COOKIE_NAME,
     DashboardUser,
     SessionSigner,
+    end_session,
     load_user,
+    open_session,
 )
 from sentiment_service.errors import NotReadyError, ServiceError
 from sentiment_service.storage.types import utcnow
@@ -308,6 +310,20 @@ def login_page(
     )
 
 
+def _same_origin_form(request: Request) -> bool:
+    """Whether a form post comes from the dashboard's own pages, as far as the browser says:
+    `Sec-Fetch-Site` must not be cross-site and `Origin`, when sent (browsers send it with
+    every POST), must name this service's host and port (the scheme is not compared: a proxy
+    may end TLS). Clients that send neither (curl, scripts) are not browsers that another
+    site could drive."""
+    if request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):
+        return False
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    return origin.lower().partition("://")[2] == request.url.netloc.lower()
+
+
 @router.post("/login")
 def login(
     request: Request,
@@ -316,7 +332,7 @@ def login(
     next: FormText = None,
 ) -> Response:
     """Check the API key and start a session."""
-    if request.headers.get("Sec-Fetch-Site") == "cross-site":  # login CSRF: a foreign form
+    if not _same_origin_form(request):  # login CSRF: a foreign site posting its own key
         raise PageError(403, "Not allowed", "Sign in from the dashboard's own login page.")
     key = (api_key or "").strip()
     principal = None
@@ -338,7 +354,12 @@ def login(
         )
     match = KEY_PATTERN.match(key)
     assert match is not None
-    value, lifetime = signer_of(request).issue(principal.key_id, match.group(1))
+    signer = signer_of(request)
+    value, lifetime = signer.issue(principal.key_id, match.group(1))
+    data = signer.verify(value)
+    assert data is not None
+    with database.session() as session:
+        open_session(session, data)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         COOKIE_NAME,
@@ -367,6 +388,8 @@ def logout(request: Request, database: DatabaseDep, csrf_token: FormText = None)
         user = None
     if user is not None:
         _check_csrf(request, user, csrf_token)
+        with database.session() as session:
+            end_session(session, user.session)
     response = RedirectResponse("/login?logged_out=1", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/")
     return response

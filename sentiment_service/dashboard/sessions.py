@@ -7,6 +7,10 @@ processes). It never holds the key itself. Every request looks the key row up ag
 revoked or deleted key, or a role that lost the `read` permission, ends the session at once,
 and a role change applies from the next request.
 
+Sessions are also recorded on the server (`dashboard_sessions`, keyed by a hash of the
+nonce): logging out ends the row, and a cookie whose row is missing, ended or expired is
+refused, so a copied cookie stops working at logout, not only when it expires.
+
 The CSRF token is an HMAC of the session nonce under the same secret (a different message
 prefix), so it is fixed for the life of a session, differs between sessions and needs no
 server-side storage. Forms carry it in a hidden `csrf_token` field.
@@ -21,6 +25,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlmodel import Session
 
@@ -28,7 +33,8 @@ from sentiment_service.auth.keys import Principal, principal_of
 from sentiment_service.auth.permissions import Permission, allows
 from sentiment_service.auth.scope import AccountScope
 from sentiment_service.settings import Settings
-from sentiment_service.storage.tables import ApiKey
+from sentiment_service.storage.tables import ApiKey, DashboardSession
+from sentiment_service.storage.types import utcnow
 from sentiment_service.vocabulary import Role
 
 COOKIE_NAME = "ss_dashboard"
@@ -135,10 +141,39 @@ class SessionSigner:
         return bool(token) and hmac.compare_digest(str(token), self.csrf_token(data))
 
 
+def session_row_id(data: SessionData) -> str:
+    """The `dashboard_sessions` id of a session: the SHA-256 of its nonce (hex)."""
+    return hashlib.sha256(data.nonce.encode()).hexdigest()
+
+
+def open_session(session: Session, data: SessionData) -> None:
+    """Record a new sign-in on the server."""
+    session.add(
+        DashboardSession(
+            id=session_row_id(data),
+            key_id=data.key_id,
+            expires_at=datetime.fromtimestamp(data.expires_at, UTC),
+        )
+    )
+
+
+def end_session(session: Session, data: SessionData) -> None:
+    """End a sign-in on the server (its cookie is refused from now on)."""
+    row = session.get(DashboardSession, session_row_id(data))
+    if row is not None and row.ended_at is None:
+        row.ended_at = utcnow()
+        session.add(row)
+
+
 def load_user(session: Session, signer: SessionSigner, data: SessionData) -> DashboardUser | None:
-    """The user of a verified session, re-checked against the stored key (role and account
-    scope as stored now); None when the key is gone, revoked, was replaced under the same id,
-    or its role may not read."""
+    """The user of a verified session, re-checked against the server's session record and the
+    stored key (role and account scope as stored now); None when the session was ended, or
+    the key is gone, revoked, was replaced under the same id, or its role may not read."""
+    opened = session.get(DashboardSession, session_row_id(data))
+    if opened is None or opened.ended_at is not None or opened.key_id != data.key_id:
+        return None
+    if opened.expires_at <= utcnow():
+        return None
     row = session.get(ApiKey, data.key_id)
     if row is None or row.revoked_at is not None or row.prefix != data.prefix:
         return None

@@ -653,6 +653,7 @@ def _evidence(
         "quote": _quote(quote),
         "sentiment_score": round(score, 3) if score is not None else None,
         "sentiment_label": label,
+        "language": message.language,
         **extra,
     }
 
@@ -677,7 +678,10 @@ def account_dark_sources(
     for source, moments in times.items():
         moments.sort()
         last_seen[source] = moments[-1]
-        gaps = sorted((b - a).total_seconds() / 86400 for a, b in itertools.pairwise(moments))
+        # The usual gap is measured between days with messages: a call's utterances seconds
+        # apart, or a busy ticket thread, must not make a one-day silence look unusual.
+        active = sorted({moment.date() for moment in moments})
+        gaps = sorted(float((b - a).days) for a, b in itertools.pairwise(active))
         usual[source] = gaps[len(gaps) // 2] if gaps else float(history_days) / 2
     return dark_sources(last_seen, sorted(times), as_of=as_of, usual_gap_days=usual)
 

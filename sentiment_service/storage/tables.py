@@ -572,3 +572,38 @@ class AlertDelivery(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     duration_ms: float | None = None
     at: datetime = _utc(index=True)
+
+
+class ModelJob(SQLModel, table=True):
+    """A background model job: an adaptation (fine-tuning on people's labels) or the gate and
+    promotion of an adapted candidate. `active_slot` is set while the job is queued or running
+    and is unique, so the database itself refuses a second active job."""
+
+    __tablename__ = "model_jobs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32, index=True)  # adaptation | promotion
+    status: str = Field(max_length=16, index=True)  # queued | running | succeeded | failed
+    active_slot: str | None = Field(default=None, max_length=16, unique=True)
+    requested_by: str = Field(max_length=128)
+    params: dict[str, Any] = _json(nullable=False)
+    created_at: datetime = _utc(index=True)
+    started_at: datetime | None = _utc(nullable=True)
+    finished_at: datetime | None = _utc(nullable=True)
+    heartbeat_at: datetime | None = _utc(nullable=True)
+    runner: str | None = Field(default=None, max_length=128)
+    log: str = Field(default="", sa_column=Column(Text, nullable=False))
+    result: dict[str, Any] | None = _json()
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class DashboardSession(SQLModel, table=True):
+    """A dashboard sign-in; its cookie is honoured only while this row says it is open."""
+
+    __tablename__ = "dashboard_sessions"
+
+    id: str = Field(primary_key=True, max_length=64)  # sha256 hex of the cookie's nonce
+    key_id: int = Field(foreign_key="api_keys.id", index=True, ondelete="CASCADE")
+    created_at: datetime = _utc()
+    expires_at: datetime = _utc()
+    ended_at: datetime | None = _utc(nullable=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -11,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
 from sentiment_service.alerts import delivery
+from sentiment_service.alerts.delivery import DeliverySummary
 from sentiment_service.api.app import create_app
 from sentiment_service.model_hub import ModelHub
 from sentiment_service.settings import Settings
@@ -47,6 +50,14 @@ def client2(
     tuned = settings.model_copy(update={"alert_max_attempts": 2})
     with TestClient(create_app(tuned, database, model_hub)) as test_client:
         yield test_client
+
+
+def _delivery_pass(client: TestClient) -> DeliverySummary:
+    """Wait for the background delivery that POST /v1/alerts/evaluate started; its counts."""
+    worker = client.app.state.alert_delivery  # type: ignore[attr-defined]
+    assert worker.wait_idle(30), "the delivery pass did not finish"
+    assert worker.last is not None
+    return worker.last  # type: ignore[no-any-return]
 
 
 def _rule(**fields: Any) -> dict[str, Any]:
@@ -187,14 +198,17 @@ def test_evaluate_delivers_once_and_logs_are_paginated(
     assert first.status_code == 200, first.text
     counts = first.json()
     assert counts["rules_evaluated"] == 1 and counts["new_events"] == 3
-    assert counts["delivered"] == 3 and counts["attempts"] == 4 and counts["pending"] == 0
+    assert counts["delivery"] == "queued" and counts["pending"] == 3  # posted in the background
+    delivered = _delivery_pass(client2)
+    assert delivered.delivered == 3 and delivered.attempts == 4
     assert sorted(r.body["alert"]["account_id"] for r in webhook.requests[1:]) == [
         "acme",
         "beta",
         "gamma",
     ]
     second = client2.post("/v1/alerts/evaluate", headers=admin).json()
-    assert second["new_events"] == 0 and second["attempts"] == 0 and len(webhook.requests) == 4
+    assert second["new_events"] == 0 and second["pending"] == 0
+    assert _delivery_pass(client2).attempts == 0 and len(webhook.requests) == 4
 
     page = client2.get("/v1/alerts/events", params={"limit": 2}, headers=viewer).json()
     assert len(page["items"]) == 2 and page["next_cursor"] is not None
@@ -228,15 +242,18 @@ def test_a_failing_webhook_stays_pending_across_api_runs(
             add_rollup(session, "acme", today() - ago(offset), negative=9)
     client2.post("/v1/alerts/rules", json=_rule(webhook_url=webhook.url), headers=admin)
     webhook.fail_always = True
-    first = client2.post("/v1/alerts/evaluate", headers=admin).json()
-    assert first["failed"] == 1 and first["attempts"] == 2 and first["pending"] == 1
+    client2.post("/v1/alerts/evaluate", headers=admin)
+    first = _delivery_pass(client2)
+    assert first.failed == 1 and first.attempts == 2
     pending = client2.get("/v1/alerts/events", params={"status": "pending"}, headers=admin).json()[
         "items"
     ]
     assert len(pending) == 1 and pending[0]["attempts"] == 2
     webhook.fail_always = False
-    second = client2.post("/v1/alerts/evaluate", headers=admin).json()
-    assert second["delivered"] == 1 and second["pending"] == 0
+    client2.post("/v1/alerts/evaluate", headers=admin)
+    assert _delivery_pass(client2).delivered == 1
+    pending = client2.get("/v1/alerts/events", params={"status": "pending"}, headers=admin)
+    assert pending.json()["items"] == []
     log = client2.get("/v1/alerts/deliveries", headers=admin).json()["items"]
     assert [(d["attempt"], d["ok"]) for d in reversed(log)] == [(1, False), (2, False), (3, True)]
 
@@ -276,3 +293,38 @@ def test_evaluate_and_list_inputs_are_checked(client: TestClient, keys: dict[Rol
     assert client.get("/v1/alerts/rules/abc", headers=admin).status_code == 422
     ok = client.post("/v1/alerts/evaluate", params={"as_of": "2026-10-01T00:00:00Z"}, headers=admin)
     assert ok.status_code == 200 and ok.json()["as_of"].startswith("2026-10-01T00:00:00")
+
+
+def test_evaluate_answers_at_once_while_a_webhook_hangs(
+    settings: Settings,
+    database: Database,
+    model_hub: ModelHub,
+    keys: dict[Role, str],
+    fast_delivery: None,
+) -> None:
+    admin = auth(keys[Role.ADMIN])
+    tuned = settings.model_copy(
+        update={"alert_max_attempts": 2, "alert_webhook_timeout_seconds": 1.0}
+    )
+    with database.session() as session:
+        add_account(session, "acme")
+        for offset in range(3):
+            add_rollup(session, "acme", today() - ago(offset), negative=9)
+    with (
+        socket.socket() as silent,  # accepts connections (backlog) and never answers
+        TestClient(create_app(tuned, database, model_hub)) as client,
+    ):
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/hook"
+        client.post("/v1/alerts/rules", json=_rule(webhook_url=url), headers=admin)
+        started = time.monotonic()
+        answer = client.post("/v1/alerts/evaluate", headers=admin)
+        took = time.monotonic() - started
+        failed = _delivery_pass(client)
+        log = client.get("/v1/alerts/deliveries", headers=admin).json()["items"]
+    assert answer.status_code == 200 and answer.json()["new_events"] == 1
+    # 2 attempts of at least 1 s each would hold a synchronous run for 2 s or more
+    assert took < 1.0, took
+    assert failed.failed == 1 and failed.attempts == 2
+    assert [d["ok"] for d in log] == [False, False]

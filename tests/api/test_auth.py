@@ -42,6 +42,11 @@ ENDPOINTS: list[tuple[str, str, Any, Permission | None]] = [
     ("GET", "/v1/labelled-sets", None, Permission.EVALUATE),
     ("POST", "/v1/models/promotions", {"artifact_dir": "/nonexistent"}, Permission.ADMIN),
     ("GET", "/v1/models/promotions", None, Permission.EVALUATE),
+    ("GET", "/v1/models/labelling-queue", None, Permission.EVALUATE),
+    ("POST", "/v1/models/adaptations", {"epochs": 1}, Permission.EVALUATE),
+    ("GET", "/v1/models/adaptations", None, Permission.EVALUATE),
+    ("GET", "/v1/models/adaptations/999999", None, Permission.EVALUATE),
+    ("POST", "/v1/models/adaptations/999999/promote", None, Permission.EVALUATE),
     ("PUT", "/v1/messages/999999/sentiment-label", {"label": "neutral"}, Permission.EVALUATE),
     ("GET", "/v1/taxonomy", None, Permission.READ),
     ("GET", "/v1/taxonomy/versions", None, Permission.READ),
@@ -67,6 +72,7 @@ ENDPOINTS: list[tuple[str, str, Any, Permission | None]] = [
     ("GET", "/v1/scorecards/churn_risk/backtest", None, Permission.EVALUATE),
     ("GET", "/v1/scorecards/churn_risk/backtest.png", None, Permission.EVALUATE),
     ("POST", "/v1/scorecards/churn_risk/suggest-weights", None, Permission.EVALUATE),
+    ("POST", "/v1/scorecards/churn_risk/calibrate-bands", {}, Permission.EVALUATE),
     ("GET", "/v1/scorecards/churn_risk/drift", None, Permission.EVALUATE),
     ("GET", "/v1/accounts/acme/health", None, Permission.READ),
     ("GET", "/v1/accounts/acme/health/history", None, Permission.READ),
@@ -99,6 +105,7 @@ def _template(path: str) -> str:
         ("/v1/evaluations/", "run_id"),
         ("/v1/messages/", "message_id"),
         ("/v1/alerts/rules/", "rule_id"),
+        ("/v1/models/adaptations/", "job_id"),
     ):
         if path.startswith(prefix):
             path = path.replace("999999", "{" + name + "}")

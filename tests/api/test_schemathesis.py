@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import tempfile
 import zlib
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,34 @@ from sentiment_service.vocabulary import Role
 from tests.factories import account_body, message, metric
 
 MAX_EXAMPLES = 8
+
+# Dates and timestamps at the edges of Python's years 1..9999 (also once converted to UTC) and
+# of the supported range, mixed into every `format: date` / `date-time` value schemathesis
+# generates (parameters and bodies): they must be refused with a 4xx, never a 5xx.
+DATE_EDGES = ["0001-01-01", "1969-12-31", "1970-01-01", "9000-12-31", "9001-01-01", "9999-12-31"]
+MOMENT_EDGES = [
+    "0001-01-01T00:00:00Z",
+    "0001-01-01T00:00:00+14:00",
+    "1970-01-01T00:00:00Z",
+    "9000-12-31T23:59:59Z",
+    "9999-12-31T23:59:59.999999Z",
+    "9999-12-31T23:59:59-12:00",
+]
+_offsets = st.timedeltas(min_value=-timedelta(hours=23), max_value=timedelta(hours=23))
+schemathesis.openapi.format(
+    "date", st.one_of(st.sampled_from(DATE_EDGES), st.dates().map(date.isoformat))
+)
+schemathesis.openapi.format(
+    "date-time",
+    st.one_of(
+        st.sampled_from(MOMENT_EDGES),
+        st.datetimes(
+            min_value=datetime(1, 1, 2),
+            max_value=datetime(9999, 12, 30),
+            timezones=st.one_of(st.just(UTC), _offsets.map(timezone)),
+        ).map(datetime.isoformat),
+    ),
+)
 
 # Checks left out, on purpose:
 # - negative_data_rejection: it wants a 4xx for every input schemathesis deems invalid, but

@@ -67,6 +67,12 @@ timestamps = st.one_of(
             "",
             "0",
             "1970-01-01T00:00:00Z",
+            # the edges of Python's years 1..9999, also after conversion to UTC
+            "0001-01-01",
+            "0001-01-01T00:00:00+14:00",
+            "9999-12-31",
+            "9999-12-31T23:59:59.999999-12:00",
+            "9000-12-31T23:59:59Z",
         ]
     ),
     st.integers(min_value=-(10**20), max_value=10**20),

@@ -39,7 +39,7 @@ def load_accounts(database: Database, model_hub: ModelHub) -> None:
                 text=text,
                 created_at=f"2026-10-{10 + 3 * i:02d}T10:00:00Z",
             )
-            for i, text in enumerate(texts * 2)
+            for i, text in enumerate(texts)
         ]
         if before is not None:
             metrics += [

@@ -68,7 +68,7 @@ def _seed(database: Database, model_hub: ModelHub) -> str:
         for i in range(28)
     ]
     records += [
-        message(f"de{i}", text=f"Der Export geht nicht ({i}).", language="de") for i in range(2)
+        message(f"nl{i}", text=f"De export werkt niet ({i}).", language="nl") for i in range(2)
     ]
     with database.session() as session:
         Ingestor(session, IngestPolicy(), channel="t", actor="t").messages(records)

@@ -83,10 +83,10 @@ def test_ingested_messages_are_queued_scored_and_rolled_up(
     assert total == 10
 
 
-def test_non_english_messages_are_marked_not_scored(
+def test_messages_in_a_language_no_model_reads_are_marked_not_scored(
     database: Database, worker_factory: Any
 ) -> None:
-    _ingest(database, [message("de-1", text="Das Update ist leider kaputt.", language="de")])
+    _ingest(database, [message("nl-1", text="De update is helaas kapot.", language="nl")])
     stats = worker_factory("w1").drain()
     assert (stats.scored, stats.skipped) == (0, 1)
     with database.session() as session:

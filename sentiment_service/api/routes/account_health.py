@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session, col, select
 
+from pipelines.dates import Day, Moment
 from pipelines.snapshots import end_of_day
 from sentiment_service.accounts import AccountId, visible_account
 from sentiment_service.api.deps import Admin, DatabaseDep, Reader
@@ -16,6 +17,7 @@ from sentiment_service.api.schemas import MAX_ID
 from sentiment_service.audit import record_change
 from sentiment_service.errors import InvalidInputError, NotFoundError
 from sentiment_service.health import service
+from sentiment_service.health.calibrate import outcome_probability
 from sentiment_service.health.scoring import HealthScore
 from sentiment_service.storage.tables import HealthOverride, HealthScoreRecord
 from sentiment_service.storage.types import utcnow
@@ -33,7 +35,7 @@ class OverrideIn(BaseModel):
     score: float | None = Field(None, ge=0, le=100, allow_inf_nan=False)
     band: str | None = Field(None, max_length=32)
     reason: Annotated[str, StripNul] = Field(min_length=3, max_length=2000)
-    expires_at: datetime
+    expires_at: Moment
 
     @field_validator("expires_at")
     @classmethod
@@ -125,6 +127,10 @@ def score_view(
         "components": components,
         "missing": list(computed.missing),
         "stale": list(computed.stale),
+        "no_evidence": list(computed.no_evidence),
+        "outcome_probability": outcome_probability(
+            session, record.scorecard, record.scorecard_version, record.score
+        ),
         "drivers": record.explanation.get("drivers", []),
         "drivers_since": record.explanation.get("drivers_since"),
         "applied_segment_overrides": list(computed.applied_overrides),
@@ -136,7 +142,7 @@ def account_health(
     account_id: AccountPath,
     principal: Reader,
     database: DatabaseDep,
-    day: date | None = Query(None, description="Latest stored score on or before this day"),
+    day: Day | None = Query(None, description="Latest stored score on or before this day"),
     evidence: bool = Query(True, description="Quote the messages behind sentiment/topic parts"),
 ) -> dict[str, Any]:
     """The latest stored score under each scorecard in force: score and band to act on (an
@@ -146,14 +152,16 @@ def account_health(
     now = utcnow()
     with database.session() as session:
         visible_account(session, account_id, principal.scope)
-        scores, unscored = [], []
+        scores, unscored, days = [], [], []
         for versioned in service.active_scorecards(session):
             record = latest_record(session, account_id, versioned.card.id, day)
             if record is None:
                 unscored.append(versioned.card.id)
                 continue
             scores.append(score_view(session, record, now, evidence))
-        as_of = end_of_day(day) if day else now
+            days.append(record.as_of)
+        # Dark channels are judged on the day the scores describe, not on the wall clock.
+        as_of = end_of_day(max(days)) if days else end_of_day(day) if day else now
         dark = [
             d.model_dump(mode="json")
             for d in service.account_dark_sources(session, account_id, as_of)
@@ -173,8 +181,8 @@ def health_history(
     principal: Reader,
     database: DatabaseDep,
     scorecard: Annotated[str, Query(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = "churn_risk",
-    start: date | None = None,
-    end: date | None = None,
+    start: Day | None = None,
+    end: Day | None = None,
 ) -> dict[str, Any]:
     """Daily stored scores (oldest first) with band, confidence and scorecard version."""
     with database.session() as session:

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from pipelines.ingest import IngestPolicy
 from pipelines.queue import active_version
+from pipelines.snapshots import end_of_day
 from pipelines.topics import active_taxonomy
 from sentiment_service import config_store
 from sentiment_service.accounts import (
@@ -111,14 +112,16 @@ class AccountDetailOut(AccountOut):
 
 
 def _health_section(session: Session, account_id: str, now: datetime) -> AccountHealthSectionOut:
-    scores, unscored = [], []
+    scores, unscored, days = [], [], []
     for versioned in service.active_scorecards(session):
         record = latest_record(session, account_id, versioned.card.id, None)
         if record is None:
             unscored.append(versioned.card.id)
         else:
             scores.append(score_view(session, record, now, False))
-    dark = service.account_dark_sources(session, account_id, now)
+            days.append(record.as_of)
+    as_of = end_of_day(max(days)) if days else now  # the scores' day, not the wall clock
+    dark = service.account_dark_sources(session, account_id, as_of)
     return AccountHealthSectionOut(
         scores=scores,
         not_scored_yet=unscored,

@@ -7,17 +7,19 @@ from datetime import datetime
 from typing import Annotated, Any
 from weakref import WeakKeyDictionary
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from sqlmodel import col, select
 
+from pipelines.dates import Moment
 from sentiment_service.alerts import manage
+from sentiment_service.alerts.background import BackgroundDelivery
 from sentiment_service.alerts.delivery import CANCELLED, DELIVERED, PENDING, DeliveryPolicy
 from sentiment_service.alerts.rules import RuleKind, Scope, WebhookUrl, parse_params
 from sentiment_service.alerts.service import run_once
-from sentiment_service.api.deps import Admin, DatabaseDep, MetricsDep, Reader, SettingsDep
+from sentiment_service.api.deps import Admin, DatabaseDep, Reader, SettingsDep
 from sentiment_service.api.schemas import MAX_ID, Page
 from sentiment_service.api.telemetry import ApiMetrics
 from sentiment_service.auth.keys import Principal
@@ -213,6 +215,7 @@ def delete_rule(rule_id: RuleId, principal: Admin, database: DatabaseDep) -> Rul
 
 _COUNTERS: WeakKeyDictionary[ApiMetrics, Counter] = WeakKeyDictionary()
 _COUNTERS_LOCK = threading.Lock()
+_DELIVERY_LOCK = threading.Lock()
 
 
 def _attempt_counter(metrics: ApiMetrics) -> Counter:
@@ -228,19 +231,35 @@ def _attempt_counter(metrics: ApiMetrics) -> Counter:
         return _COUNTERS[metrics]
 
 
-@router.post("/evaluate", summary="Evaluate every enabled rule now and deliver")
+def background_delivery(request: Request) -> BackgroundDelivery:
+    """The app's alert delivery worker (made on first use; the app stops it on shutdown)."""
+    state = request.app.state
+    with _DELIVERY_LOCK:
+        if getattr(state, "alert_delivery", None) is None:
+            counter = _attempt_counter(state.metrics)
+            state.alert_delivery = BackgroundDelivery(
+                state.database,
+                DeliveryPolicy.from_settings(state.settings),
+                on_attempt=lambda a: counter.labels(str(a.status_code or "error")).inc(),
+            )
+        return state.alert_delivery  # type: ignore[no-any-return]
+
+
+@router.post("/evaluate", summary="Evaluate every enabled rule now; deliver in the background")
 def evaluate(
+    request: Request,
     _: Admin,
     database: DatabaseDep,
     settings: SettingsDep,
-    metrics: MetricsDep,
     as_of: Annotated[
-        datetime | None, Query(description="Evaluate as of this time (default: now)")
+        Moment | None, Query(description="Evaluate as of this time (default: now)")
     ] = None,
     deliver: Annotated[bool, Query(description="Post pending alerts to webhooks")] = True,
 ) -> dict[str, Any]:
-    """Runs every enabled rule, stores the conditions not alerted before, and posts pending
-    alerts (new ones and earlier failures) to their webhooks. Returns the counts."""
+    """Runs every enabled rule and stores the conditions not alerted before; with `deliver`,
+    pending alerts (new ones and earlier failures) are then posted to their webhooks by a
+    background worker, so the answer never waits on a webhook. Returns the counts (the
+    delivery counts stay 0 here: follow GET /v1/alerts/events and /v1/alerts/deliveries)."""
     if as_of is not None:
         if as_of.utcoffset() is None:
             raise InvalidInputError(
@@ -248,15 +267,10 @@ def evaluate(
             )
         if as_of > utcnow():
             raise InvalidInputError("as_of must not be in the future", field="as_of")
-    counter = _attempt_counter(metrics)
-    summary = run_once(
-        database,
-        DeliveryPolicy.from_settings(settings),
-        as_of=as_of,
-        deliver=deliver,
-        on_attempt=lambda a: counter.labels(str(a.status_code or "error")).inc(),
-    )
-    return summary.as_json()
+    summary = run_once(database, DeliveryPolicy.from_settings(settings), as_of=as_of, deliver=False)
+    if deliver:
+        background_delivery(request).wake()
+    return {**summary.as_json(), "delivery": "queued" if deliver else "off"}
 
 
 @router.get("/events", response_model=Page[EventOut], summary="Alerts found, newest first")

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlmodel import Session, col, select
 
+from pipelines.dates import Moment
 from pipelines.features import FEATURE_CATALOG, account_features, as_json
 from sentiment_service.api import caching
 from sentiment_service.api.deps import DatabaseDep, Reader
@@ -85,7 +86,7 @@ def features(
     principal: Reader,
     database: DatabaseDep,
     accounts: Annotated[str | None, Query(description="Comma-separated ids (max 1000)")] = None,
-    as_of: Annotated[datetime | None, Query(description="Only data known at this time")] = None,
+    as_of: Annotated[Moment | None, Query(description="Only data known at this time")] = None,
     names: Annotated[str | None, Query(description="Comma-separated feature names")] = None,
     basis: Literal["known", "event"] = "known",
     cursor: Annotated[str | None, Query(max_length=128)] = None,
@@ -162,7 +163,7 @@ def _rows(
 def export(
     principal: Reader,
     database: DatabaseDep,
-    as_of: datetime | None = None,
+    as_of: Moment | None = None,
     names: str | None = None,
     basis: Literal["known", "event"] = "known",
     format: Literal["csv", "parquet"] = "csv",

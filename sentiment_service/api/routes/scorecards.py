@@ -10,12 +10,14 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
+from pipelines.dates import Day
 from pipelines.snapshots import end_of_day
 from sentiment_service import config_store
 from sentiment_service.api.deps import Admin, DatabaseDep, Evaluator, Reader
 from sentiment_service.errors import InvalidInputError, NotFoundError
 from sentiment_service.health import service
 from sentiment_service.health.backtest import backtest_chart_png, compare_backtests
+from sentiment_service.health.calibrate import calibrate_bands
 from sentiment_service.health.scorecard import Scorecard, scorecard_to_dict
 from sentiment_service.text_rules import StripNul
 
@@ -54,7 +56,7 @@ class PreviewIn(BaseModel):
     """A proposed scorecard to compare with the version in force."""
 
     scorecard: Scorecard
-    day: date | None = None
+    day: Day | None = None
 
 
 def _get(
@@ -393,12 +395,84 @@ def post_suggest_weights(
     }
 
 
+class ThresholdProposalOut(BaseModel):
+    """A proposed flag threshold and how the flagged band fared with it on the backtest."""
+
+    threshold: float
+    flagged: int
+    precision: float
+    recall: float
+    n: int
+    positives: int
+
+
+class ProbabilityFitOut(BaseModel):
+    """P(outcome) = 1 / (1 + exp(-(intercept + slope * score))), fitted on `n` accounts."""
+
+    intercept: float
+    slope: float
+    n: int
+    positives: int
+
+
+class BandCalibrationOut(BaseModel):
+    """The backtest evidence, the proposal (stored as a draft version) and the probability
+    fit (shown next to scores of this scorecard version)."""
+
+    scorecard: str
+    version: int
+    horizon_days: int
+    n: int
+    positives: int
+    flag_band: str
+    target: dict[str, float]
+    current_threshold: float
+    current: dict[str, float]
+    proposal: ThresholdProposalOut | None
+    draft_version: int | None
+    probability: ProbabilityFitOut | None
+    note: str
+
+
+class CalibrateBandsIn(BaseModel):
+    """A precision target or a recall target for the flagged band (default precision 0.6)."""
+
+    horizon_days: int = Field(30, ge=0, le=730)
+    target_precision: float | None = Field(None, gt=0, le=1)
+    target_recall: float | None = Field(None, gt=0, le=1)
+
+
+@router.post(
+    "/{card_id}/calibrate-bands",
+    response_model=BandCalibrationOut,
+    summary="Propose band thresholds from the backtest (stored as a draft)",
+)
+def post_calibrate_bands(
+    card_id: CardId, body: CalibrateBandsIn, principal: Evaluator, database: DatabaseDep
+) -> BandCalibrationOut:
+    """Backtests the version in force, proposes the flagged band's threshold for the target
+    and stores it as a draft version with the evidence in its reason (never published
+    automatically). With enough outcomes it also fits the outcome probability that the health
+    views show next to scores, with its sample size."""
+    _get(database, card_id)
+    with database.session(write=True) as session:
+        result = calibrate_bands(
+            session,
+            card_id,
+            author=principal.actor,
+            horizon_days=body.horizon_days,
+            target_precision=body.target_precision,
+            target_recall=body.target_recall,
+        )
+    return BandCalibrationOut.model_validate(result.as_dict())
+
+
 @router.get("/{card_id}/drift", summary="Component and sentiment-model drift")
 def drift(
     card_id: CardId,
     _: Evaluator,
     database: DatabaseDep,
-    day: date | None = None,
+    day: Day | None = None,
     reference_days: Annotated[int, Query(ge=1, le=365)] = 28,
 ) -> dict[str, Any]:
     """PSI of each component's points (stored scores on `day` vs `reference_days` earlier), and

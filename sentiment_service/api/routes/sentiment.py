@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, StringConstraints
 
 from models.message_sentiment import MAX_SCORED_CHARS, MessageSentiment
-from sentiment_service.api.deps import ModelsDep, Reader, SettingsDep
+from sentiment_service.api.deps import DatabaseDep, ModelsDep, Reader, SettingsDep
 from sentiment_service.errors import InvalidInputError, PayloadTooLargeError
+from sentiment_service.evaluations import evaluation_history
 
 router = APIRouter(prefix="/v1", tags=["sentiment"])
 Label = Annotated[str, StringConstraints(pattern="^(negative|neutral|positive)$")]
@@ -55,6 +57,18 @@ class SentimentResponse(BaseModel):
     results: list[SentimentOut]
 
 
+class EvaluationHistoryOut(BaseModel):
+    """One stored evaluation run of a model version (details: GET /v1/evaluations/{id})."""
+
+    id: int
+    model_version: str
+    dataset_name: str
+    n: int
+    accuracy: float
+    macro_f1: float
+    created_at: datetime
+
+
 class ModelOut(BaseModel):
     """A loaded model."""
 
@@ -64,6 +78,17 @@ class ModelOut(BaseModel):
     checksums: dict[str, str]
     metrics: dict[str, object]
     default: bool
+    data_licence: str | None = Field(
+        None, description="Licence of the training data (limits the model's use); null: unknown."
+    )
+    languages: list[str] = Field(
+        default_factory=list,
+        description="Languages a sentiment model scores (ISO 639-1); messages route by language.",
+    )
+    evaluations: list[EvaluationHistoryOut] = Field(
+        default_factory=list,
+        description="Its newest stored evaluation runs, every version, newest first.",
+    )
 
 
 def _out(result: MessageSentiment, explain: bool) -> SentimentOut:
@@ -104,6 +129,27 @@ def post_sentiment(
 
 
 @router.get("/models", response_model=list[ModelOut], summary="Loaded models")
-def get_models(_: Reader, models: ModelsDep) -> list[ModelOut]:
-    """Models with versions, file checksums and the metrics from their model cards."""
-    return [ModelOut(**vars(info)) for info in models.describe()]
+def get_models(_: Reader, models: ModelsDep, database: DatabaseDep) -> list[ModelOut]:
+    """Models with versions, file checksums, the metrics from their model cards, the licence
+    of their training data and their evaluation history (stored runs, newest first)."""
+    infos = models.describe()
+    with database.session() as session:
+        history = {info.name: evaluation_history(session, info.name) for info in infos}
+    return [
+        ModelOut(
+            **vars(info),
+            evaluations=[
+                EvaluationHistoryOut(
+                    id=run.id or 0,
+                    model_version=run.model_version,
+                    dataset_name=run.dataset_name,
+                    n=run.n,
+                    accuracy=float(run.summary.get("accuracy", 0.0)),
+                    macro_f1=float(run.summary.get("macro_f1", 0.0)),
+                    created_at=run.created_at,
+                )
+                for run in history[info.name]
+            ],
+        )
+        for info in infos
+    ]

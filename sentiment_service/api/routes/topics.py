@@ -3,7 +3,6 @@ per-account topics and people's topic corrections. The work is in `topic_insight
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
@@ -19,6 +18,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from models.topics.taxonomy import KEY_PATTERN, Taxonomy, TopicDefinition, parse_taxonomy
+from pipelines import dates
 from sentiment_service import topic_insights as insights
 from sentiment_service.accounts import AccountId
 from sentiment_service.api.deps import Admin, DatabaseDep, Evaluator, ModelsDep, Reader
@@ -47,7 +47,7 @@ Reason = Annotated[
 Example = Annotated[str, StringConstraints(max_length=5000), CleanText]
 TopicKey = Annotated[str, Path(pattern=KEY_PATTERN, description="A topic key, e.g. `billing`")]
 MessageId = Annotated[int, Path(ge=1, le=MAX_ID)]
-Day = Annotated[date | None, Query(description="A UTC day (YYYY-MM-DD), included")]
+Day = Annotated[dates.Day | None, Query(description="A UTC day (YYYY-MM-DD), included")]
 Segment = Annotated[
     str | None, Query(min_length=1, max_length=64, pattern=r"^[^\x00]+$", description="Segment")
 ]
