@@ -7,7 +7,6 @@ every listed file and the encoder weights before anything is used.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import numpy as np
 from models.backends import LABELS
 from models.multilingual.encoder import E5Encoder, shared_encoder
 from models.multilingual.head import DenseHead, softmax
-from models.sentiment.inference import ArtifactChecksumError, ArtifactError
+from models.sentiment.inference import ArtifactError, read_verified_manifest
 from models.sentiment.preprocess import normalize_text
 
 ARTIFACTS_ROOT = Path(__file__).resolve().parent / "artifacts"
@@ -32,20 +31,7 @@ def default_artifact_dir() -> Path:
 
 def read_manifest(artifact_dir: Path) -> dict[str, Any]:
     """manifest.json of an artifact folder after checking every listed file's sha256."""
-    from models.checksums import file_sha256
-
-    manifest_path = artifact_dir / "manifest.json"
-    if not manifest_path.is_file():
-        raise ArtifactError(f"no manifest.json in {artifact_dir}")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    for filename, expected in manifest["files"].items():
-        path = artifact_dir / filename
-        if not path.is_file():
-            raise ArtifactError(f"{filename}: listed in manifest but missing")
-        actual = file_sha256(path)
-        if actual != expected:
-            raise ArtifactChecksumError(filename, expected, actual)
-    return manifest
+    return read_verified_manifest(artifact_dir)
 
 
 class MultilingualSentimentModel:

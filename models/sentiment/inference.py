@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -28,6 +29,22 @@ class ArtifactChecksumError(ArtifactError):
     def __init__(self, filename: str, expected: str, actual: str):
         super().__init__(f"{filename}: sha256 {actual} does not match manifest {expected}")
         self.filename = filename
+
+
+def read_verified_manifest(artifact_dir: Path) -> dict[str, Any]:
+    """manifest.json of an artifact folder, after checking every listed file's sha256."""
+    manifest_path = artifact_dir / "manifest.json"
+    if not manifest_path.is_file():
+        raise ArtifactError(f"no manifest.json in {artifact_dir}")
+    manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
+    for filename, expected in manifest["files"].items():
+        path = artifact_dir / filename
+        if not path.is_file():
+            raise ArtifactError(f"{filename}: listed in manifest but missing")
+        actual = file_sha256(path)
+        if actual != expected:
+            raise ArtifactChecksumError(filename, expected, actual)
+    return manifest
 
 
 @dataclass(frozen=True)
@@ -108,18 +125,7 @@ class OnnxSentimentModel:
     def load(cls, artifact_dir: Path, *, threads: int = 2) -> OnnxSentimentModel:
         """Load after verifying every file listed in manifest.json against its sha256."""
         artifact_dir = Path(artifact_dir)
-        manifest_path = artifact_dir / "manifest.json"
-        if not manifest_path.is_file():
-            raise ArtifactError(f"no manifest.json in {artifact_dir}")
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        for filename, expected in manifest["files"].items():
-            path = artifact_dir / filename
-            if not path.is_file():
-                raise ArtifactError(f"{filename}: listed in manifest but missing")
-            actual = file_sha256(path)
-            if actual != expected:
-                raise ArtifactChecksumError(filename, expected, actual)
-        return cls(artifact_dir, manifest, threads)
+        return cls(artifact_dir, read_verified_manifest(artifact_dir), threads)
 
     def logits(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         """Uncalibrated logits for raw texts (normalised here, as in training)."""
