@@ -434,7 +434,7 @@ def test_promotion_gates_then_serves_and_rescores_or_refuses(
 
     worse = use_adapter(client, FakeAdapter(labels=["positive", "neutral", "negative"]))
     bad_id = client.post("/v1/models/adaptations", json={}, headers=analyst).json()["id"]
-    assert worse.wait(bad_id).status == "succeeded"
+    assert worse.wait(bad_id, timeout=300).status == "succeeded"
     no_evidence = client.post(f"/v1/models/adaptations/{bad_id}/promote", headers=analyst)
     assert no_evidence.status_code == 422
     assert "no labelled set other than 'corrections'" in no_evidence.json()["detail"]
@@ -446,7 +446,7 @@ def test_promotion_gates_then_serves_and_rescores_or_refuses(
     assert started.status_code == 202, started.text
     assert started.json()["promotion"]["status"] in ("queued", "running")
     promotion_id = started.json()["promotion"]["id"]
-    assert worse.wait(promotion_id, timeout=120).status == "succeeded"
+    assert worse.wait(promotion_id, timeout=600).status == "succeeded"
     refused = client.get(f"/v1/models/adaptations/{bad_id}", headers=analyst).json()
     verdict = refused["promotion"]["verdict"]
     assert verdict["promoted"] is False and verdict["excluded_sets"] == ["corrections"]
@@ -458,11 +458,11 @@ def test_promotion_gates_then_serves_and_rescores_or_refuses(
 
     good = use_adapter(client, FakeAdapter())
     good_id = client.post("/v1/models/adaptations", json={}, headers=admin).json()["id"]
-    assert good.wait(good_id).status == "succeeded"
+    assert good.wait(good_id, timeout=300).status == "succeeded"
     promotion_id = client.post(f"/v1/models/adaptations/{good_id}/promote", headers=admin).json()[
         "promotion"
     ]["id"]
-    assert good.wait(promotion_id, timeout=300).status == "succeeded"
+    assert good.wait(promotion_id, timeout=600).status == "succeeded"
     detail = client.get(f"/v1/models/adaptations/{good_id}", headers=admin).json()
     verdict = detail["promotion"]["verdict"]
     assert verdict["promoted"] is True and verdict["current_version"] == current
