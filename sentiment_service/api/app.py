@@ -67,6 +67,7 @@ def create_app(
         settings.sentiment_model_dir,
         settings.spacy_model,
         resolve_artifact=lambda: promoted_artifact(database),
+        multilingual=settings.multilingual_model,
     )
 
     @asynccontextmanager
