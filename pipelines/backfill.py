@@ -84,7 +84,7 @@ def backfill(
         batches += 1
         if progress is not None:
             progress(len(messages))
-    with database.session() as session:
+    with database.session(write=True) as session:  # reads, then switches: wait for the lock
         if remaining(session, version) == 0:
             set_active_version(session, version)
             summary.rollup_rows = rollups.rebuild_all(session, version)

@@ -484,7 +484,7 @@ class ModelJobs:
             f"gate: {'passed' if promotion.promoted else 'refused'} "
             f"({len(checks) - len(failed)}/{len(checks)} checks ok)"
         )
-        with self.database.session() as session:
+        with self.database.session(write=True) as session:
             record_change(
                 session,
                 actor=actor,
