@@ -41,8 +41,8 @@ from connectors.accounts import AccountRef, domain_of, external, refs
 from connectors.base import Draft, Page
 from connectors.errors import ConnectorError, VendorHttpError
 from connectors.http import HttpPolicy, VendorHttp, build_client
+from connectors.pool import ordered_map
 from connectors.text import html_to_text, parse_time
-from connectors.zendesk import ordered_map
 
 log = structlog.get_logger(__name__)
 

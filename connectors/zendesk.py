@@ -11,12 +11,11 @@ the ticket where that is certain (`_fallback_role`), else `unknown`.
 from __future__ import annotations
 
 import json
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import structlog
@@ -24,6 +23,7 @@ import structlog
 from connectors.accounts import domain_of, external, refs
 from connectors.base import Draft, Page
 from connectors.http import HttpPolicy, VendorHttp, build_client
+from connectors.pool import ordered_map
 from connectors.text import text_or_redacted, to_unix
 
 EXPORT_PATH = "/api/v2/incremental/tickets/cursor.json"
@@ -34,8 +34,6 @@ ROLES = {"end-user": "customer", "agent": "agent", "admin": "agent"}
 SYSTEM_AUTHOR = -1
 
 log = structlog.get_logger(__name__)
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -286,22 +284,3 @@ def _domain(email: Any) -> str | None:
 def _version(ticket: dict[str, Any]) -> str:
     """A ticket at one point in time: a changed ticket is never taken for a finished one."""
     return f"{ticket['id']}@{ticket.get('generated_timestamp') or ticket.get('updated_at')}"
-
-
-def ordered_map(
-    pool: ThreadPoolExecutor, work: Callable[[T], R], items: Iterable[T], window: int
-) -> Iterator[R]:
-    """`work(item)` for each item, run on `pool` with at most `window` items ahead of the
-    consumer, yielded in input order; what is still queued is cancelled if the consumer
-    stops early (an error, a crash, a spent budget)."""
-    pending: deque[Future[R]] = deque()
-    try:
-        for item in items:
-            pending.append(pool.submit(work, item))
-            if len(pending) >= max(1, window):
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        for future in pending:
-            future.cancel()
