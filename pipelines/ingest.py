@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
+from sqlalchemy import insert, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -33,7 +34,7 @@ from pipelines.records import (
     ValidationLimits,
     validate_record,
 )
-from pipelines.redaction import PiiRedactor
+from pipelines.redaction import PiiRedactor, load_hash_key
 from sentiment_service.accounts import create_placeholder_account
 from sentiment_service.settings import Settings
 from sentiment_service.storage.tables import (
@@ -84,6 +85,7 @@ class IngestPolicy:
     redact_pii: bool = True
     phone_region: str = "US"
     detect_language: bool = True
+    pii_hash_key: bytes | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IngestPolicy:
@@ -95,7 +97,14 @@ class IngestPolicy:
             redact_pii=settings.redact_pii,
             phone_region=settings.phone_region,
             detect_language=settings.detect_language,
+            pii_hash_key=pii_hash_key(settings) if settings.redact_pii else None,
         )
+
+
+def pii_hash_key(settings: Settings) -> bytes:
+    """The key of hashed identifiers configured in `settings` (see pipelines/redaction.py)."""
+    secret = settings.pii_hash_key.get_secret_value() if settings.pii_hash_key else None
+    return load_hash_key(secret, settings.data_dir)
 
 
 class Ingestor:
@@ -115,15 +124,42 @@ class Ingestor:
         self.channel = channel
         self.actor = actor
         self.clock = clock
-        self.redactor = PiiRedactor(policy.phone_region) if policy.redact_pii else None
+        self.redactor = (
+            PiiRedactor(policy.phone_region, policy.pii_hash_key) if policy.redact_pii else None
+        )
         self._known_accounts: set[str] = set()
 
     def _limits(self) -> ValidationLimits:
         return ValidationLimits(self.policy.max_text_chars, self.clock(), self.policy.future_skew)
 
     def messages(self, raws: Sequence[Any]) -> BatchResult:
-        """Ingest a batch of raw message objects."""
-        return self._run("message", MessageRecord, self._store_message, raws)
+        """Ingest a batch of raw message objects.
+
+        New records go in bulk: one look-up of the batch's keys, one multi-row insert and one
+        enqueue. Records that may change what is stored (a known key, a key repeated in the
+        batch, a possible canned repeat of another record of the batch) then go one by one,
+        in batch order, exactly as `_store_message` does for a single record."""
+        items: dict[int, ItemResult] = {}
+        valid: list[tuple[int, Any, MessageRecord]] = []
+        limits = self._limits()
+        for index, raw in enumerate(raws):
+            validated = validate_record(MessageRecord, raw, limits)
+            if validated.rejection is not None:
+                items[index] = self.quarantine("message", index, raw, validated.rejection)
+                continue
+            record = validated.record
+            refused = self._refuse_unknown_account("message", index, raw, record)
+            if refused is not None:
+                items[index] = refused
+            else:
+                valid.append((index, raw, record))
+        one_by_one = self._insert_new_messages(valid, items)
+        for index, raw, record in valid:
+            if index in one_by_one:
+                items[index] = self._store_guarded(
+                    "message", index, raw, record, self._store_message
+                )
+        return BatchResult([items[index] for index in sorted(items)])
 
     def metrics(self, raws: Sequence[Any]) -> BatchResult:
         """Ingest a batch of raw metric observations."""
@@ -151,16 +187,25 @@ class Ingestor:
             result.items.append(item)
         return result
 
+    def _refuse_unknown_account(
+        self, kind: str, index: int, raw: Any, record: Any
+    ) -> ItemResult | None:
+        """The quarantine item of a record naming an account that does not exist, or None."""
+        account_id = getattr(record, "account_id", None)
+        if account_id is None or self._account_exists(account_id):
+            return None
+        rejection = Rejection(
+            "unknown_account", f"account {account_id!r} does not exist", "account_id"
+        )
+        keys = [account_key("account", account_id)]
+        return self.quarantine(kind, index, raw, rejection, account_keys=keys)
+
     def _store_guarded(
         self, kind: str, index: int, raw: Any, record: Any, store: Callable[[int, Any], ItemResult]
     ) -> ItemResult:
-        account_id = getattr(record, "account_id", None)
-        if account_id is not None and not self._account_exists(account_id):
-            rejection = Rejection(
-                "unknown_account", f"account {account_id!r} does not exist", "account_id"
-            )
-            keys = [account_key("account", account_id)]
-            return self.quarantine(kind, index, raw, rejection, account_keys=keys)
+        refused = self._refuse_unknown_account(kind, index, raw, record)
+        if refused is not None:
+            return refused
         try:
             with self.session.begin_nested():
                 return store(index, record)
@@ -193,8 +238,8 @@ class Ingestor:
         `account_keys` (pipelines/account_keys.py) name the accounts the record may belong
         to, so that creating one of them replays it (sentiment_service/quarantine.py)."""
         payload = _jsonable(self.redactor.redact_payload(raw) if self.redactor else raw)
-        reason = _storable(rejection.reason)
-        field_path = _storable(rejection.field) if rejection.field else None
+        reason = _storable(self._text(rejection.reason))
+        field_path = _storable(self._text(rejection.field)) if rejection.field else None
         canonical = json.dumps([kind, self.channel, rejection.code, payload], sort_keys=True)
         digest = hashlib.sha256(canonical.encode()).hexdigest()
         row = self.session.exec(
@@ -205,7 +250,7 @@ class Ingestor:
             row = QuarantineRecord(
                 kind=kind,
                 channel=self.channel,
-                source=_storable(str(source))[:64] if source is not None else None,
+                source=_storable(self._text(str(source)))[:64] if source is not None else None,
                 reason_code=rejection.code,
                 reason=reason,
                 field_path=field_path,
@@ -228,10 +273,176 @@ class Ingestor:
             quarantine_id=row.id,
         )
 
+    def _text(self, text: str) -> str:
+        """Free text as stored: redacted when the policy says so."""
+        return self.redactor.redact(text).text if self.redactor is not None else text
+
     def _store_message(self, index: int, record: MessageRecord) -> ItemResult:
+        record, fields = self._prepared(record)
+        existing = self.session.exec(
+            select(Message).where(
+                Message.source_system == record.source_system,
+                Message.external_id == record.external_id,
+            )
+        ).first()
+        if existing is not None:
+            return self._update_message(index, existing, fields)
+        original = self._canned_original(record, fields["template_hash"])
+        message = Message(
+            source_system=record.source_system,
+            external_id=record.external_id,
+            duplicate_of=original.id if original is not None else None,
+            duplicate_reason="canned_reply" if original is not None else None,
+            **fields,
+        )
+        self.session.add(message)
+        self.session.flush()
+        if message.id is None:  # pragma: no cover - flush assigns ids
+            raise RuntimeError("message id missing after flush")
+        enqueue(self.session, [message.id])  # flagged ones are marked skipped, not scored
+        return _new_message_item(index, message.id, message.duplicate_of)
+
+    def _insert_new_messages(
+        self, valid: list[tuple[int, Any, MessageRecord]], items: dict[int, ItemResult]
+    ) -> set[int]:
+        """Insert the batch's plainly new records in bulk, filling `items`; return the
+        indexes left for the one-by-one path."""
+        prepared = [(index, *self._prepared(record)) for index, _, record in valid]
+        keys = {(record.source_system, record.external_id) for _, record, _ in prepared}
+        known = set(
+            self.session.exec(
+                select(Message.source_system, Message.external_id).where(
+                    tuple_(col(Message.source_system), col(Message.external_id)).in_(keys)
+                )
+            ).all()
+        )
+        originals = self._canned_candidates([(r, f) for _, r, f in prepared])
+        one_by_one: set[int] = set()
+        seen: set[tuple[str, str]] = set()
+        in_batch: dict[tuple[Any, ...], list[datetime]] = {}
+        rows: list[tuple[int, dict[str, Any]]] = []
+        now = utcnow()
+        for index, record, fields in prepared:
+            key = (record.source_system, record.external_id)
+            if key in known or key in seen:
+                one_by_one.add(index)
+                continue
+            seen.add(key)
+            window = CANNED_REPLY_WINDOW.get(record.author_role.value)
+            original_id = None
+            if window is not None and record.account_id and record.thread_id:
+                canned = _canned_key(record, fields["template_hash"])
+                earlier = in_batch.setdefault(canned, [])
+                if any(abs(record.created_at - moment) <= window for moment in earlier):
+                    one_by_one.add(index)  # its original may be a record of this batch
+                    continue
+                earlier.append(record.created_at)
+                original_id = next(
+                    (
+                        id_
+                        for id_, moment in originals.get(canned, [])
+                        if abs(record.created_at - moment) <= window
+                    ),
+                    None,
+                )
+            rows.append(
+                (
+                    index,
+                    {
+                        "source_system": record.source_system,
+                        "external_id": record.external_id,
+                        "duplicate_of": original_id,
+                        "duplicate_reason": "canned_reply" if original_id is not None else None,
+                        "ingested_at": now,
+                        "updated_at": now,
+                        **fields,
+                    },
+                )
+            )
+        if not rows:
+            return one_by_one
+        statement = insert(Message).returning(col(Message.id), sort_by_parameter_order=True)
+        try:
+            with self.session.begin_nested():
+                ids = list(self.session.scalars(statement, [row for _, row in rows]))
+        except IntegrityError:
+            # A concurrent writer stored one of these keys first: go one by one.
+            return one_by_one | {index for index, _ in rows}
+        enqueue(self.session, ids)
+        for (index, row), id_ in zip(rows, ids, strict=True):
+            items[index] = _new_message_item(index, id_, row["duplicate_of"])
+        return one_by_one
+
+    def _canned_candidates(
+        self, prepared: list[tuple[MessageRecord, dict[str, Any]]]
+    ) -> dict[tuple[Any, ...], list[tuple[int, datetime]]]:
+        """Stored unflagged messages that records of the batch could repeat, by canned key
+        (account, thread, template, author role, source), oldest id first."""
+        wanted = [
+            (record, fields)
+            for record, fields in prepared
+            if record.author_role.value in CANNED_REPLY_WINDOW
+            and record.account_id
+            and record.thread_id
+        ]
+        if not wanted:
+            return {}
+        threads = {record.thread_id for record, _ in wanted}
+        templates = {fields["template_hash"] for _, fields in wanted}
+        rows = self.session.exec(
+            select(
+                Message.id,
+                Message.account_id,
+                Message.thread_id,
+                Message.template_hash,
+                Message.author_role,
+                Message.source,
+                Message.created_at,
+            )
+            .where(
+                col(Message.thread_id).in_(threads),
+                col(Message.template_hash).in_(templates),
+                col(Message.duplicate_of).is_(None),
+            )
+            .order_by(col(Message.id))
+        ).all()
+        found: dict[tuple[Any, ...], list[tuple[int, datetime]]] = {}
+        for id_, account, thread, template, role, source, created in rows:
+            found.setdefault((account, thread, template, role, source), []).append((id_, created))
+        return found
+
+    def _update_message(self, index: int, existing: Message, fields: dict[str, Any]) -> ItemResult:
+        """The record's key is stored: a duplicate when nothing changed, else an update."""
+        if all(getattr(existing, name) == value for name, value in fields.items()):
+            return ItemResult(
+                index,
+                "duplicate",
+                existing.id,
+                code="same_external_id",
+                reason="already stored with the same content",
+            )
+        for name, value in fields.items():
+            setattr(existing, name, value)
+        existing.updated_at = self.clock()
+        self.session.add(existing)
+        self.session.flush()
+        if existing.id is None:  # pragma: no cover - flush assigns ids
+            raise RuntimeError("message id missing after flush")
+        enqueue(self.session, [existing.id])
+        return ItemResult(index, "updated", existing.id)
+
+    def _prepared(self, record: MessageRecord) -> tuple[MessageRecord, dict[str, Any]]:
+        """The record with its identifiers protected, and the columns to store."""
         text, redactions = record.text, 0
         metadata: dict[str, Any] = record.metadata
         if self.redactor is not None:
+            # Identifiers carrying PII are stored (and so looked up) as keyed hashes.
+            record = record.model_copy(
+                update={
+                    "external_id": self.redactor.identifier(record.external_id),
+                    "thread_id": self.redactor.optional_identifier(record.thread_id),
+                }
+            )
             redacted = self.redactor.redact(text)
             text, redactions = redacted.text, redacted.count
             metadata = self.redactor.redact_payload(metadata)
@@ -240,12 +451,6 @@ class Ingestor:
         language = record.language
         if language is None and self.policy.detect_language:
             language = shared_detector().detect(text)
-        existing = self.session.exec(
-            select(Message).where(
-                Message.source_system == record.source_system,
-                Message.external_id == record.external_id,
-            )
-        ).first()
         fields: dict[str, Any] = {
             "source": record.source.value,
             "account_id": record.account_id,
@@ -259,50 +464,7 @@ class Ingestor:
             "redactions": redactions,
             "extra": _jsonable(metadata) or None,
         }
-        if existing is not None:
-            if all(getattr(existing, name) == value for name, value in fields.items()):
-                return ItemResult(
-                    index,
-                    "duplicate",
-                    existing.id,
-                    code="same_external_id",
-                    reason="already stored with the same content",
-                )
-            for name, value in fields.items():
-                setattr(existing, name, value)
-            existing.updated_at = self.clock()
-            self.session.add(existing)
-            self.session.flush()
-            if existing.id is None:  # pragma: no cover - flush assigns ids
-                raise RuntimeError("message id missing after flush")
-            enqueue(self.session, [existing.id])
-            return ItemResult(index, "updated", existing.id)
-        original = self._canned_original(record, template)
-        message = Message(
-            source_system=record.source_system,
-            external_id=record.external_id,
-            duplicate_of=original.id if original is not None else None,
-            duplicate_reason="canned_reply" if original is not None else None,
-            **fields,
-        )
-        self.session.add(message)
-        self.session.flush()
-        if message.id is None:  # pragma: no cover - flush assigns ids
-            raise RuntimeError("message id missing after flush")
-        enqueue(self.session, [message.id])  # flagged ones are marked skipped, not scored
-        if original is not None:
-            return ItemResult(
-                index,
-                "flagged",
-                message.id,
-                code="canned_reply",
-                reason=(
-                    f"stored, flagged as a repeat of message {original.id}: the same reply by "
-                    "the same kind of author in the same thread, apart from names, numbers "
-                    "and links (not scored, not counted)"
-                ),
-            )
-        return ItemResult(index, "accepted", message.id)
+        return record, fields
 
     def _canned_original(self, record: MessageRecord, template: str) -> Message | None:
         """The unflagged message of the same account, thread, author kind and source that
@@ -328,6 +490,7 @@ class Ingestor:
         ).first()
 
     def _store_metric(self, index: int, record: MetricRecord) -> ItemResult:
+        record = record.model_copy(update={"source": self._text(record.source)})
         existing = self.session.exec(
             select(Metric).where(
                 Metric.account_id == record.account_id,
@@ -355,6 +518,8 @@ class Ingestor:
         return ItemResult(index, "accepted", metric.id)
 
     def _store_outcome(self, index: int, record: OutcomeRecord) -> ItemResult:
+        if record.notes is not None:
+            record = record.model_copy(update={"notes": self._text(record.notes)})
         existing = self.session.exec(
             select(AccountOutcome).where(
                 AccountOutcome.account_id == record.account_id,
@@ -380,6 +545,34 @@ class Ingestor:
         self.session.add(outcome)
         self.session.flush()
         return ItemResult(index, "accepted", outcome.id)
+
+
+def _canned_key(record: MessageRecord, template: str) -> tuple[Any, ...]:
+    """What a canned repeat shares with its original (pipelines/dedupe.py)."""
+    return (
+        record.account_id,
+        record.thread_id,
+        template,
+        record.author_role.value,
+        record.source.value,
+    )
+
+
+def _new_message_item(index: int, message_id: int | None, original: int | None) -> ItemResult:
+    """The result for a newly stored message: accepted, or flagged as a canned repeat."""
+    if original is None:
+        return ItemResult(index, "accepted", message_id)
+    return ItemResult(
+        index,
+        "flagged",
+        message_id,
+        code="canned_reply",
+        reason=(
+            f"stored, flagged as a repeat of message {original}: the same reply "
+            "by the same kind of author in the same thread, apart from names, numbers and "
+            "links (not scored, not counted)"
+        ),
+    )
 
 
 def _storable(text: str) -> str:

@@ -38,7 +38,7 @@ from sentiment_service.promotion import evaluate_candidate, promoted_artifact
 from sentiment_service.quarantine import replay
 from sentiment_service.sample_loader import load_sample_data
 from sentiment_service.settings import Settings
-from sentiment_service.storage import migrate
+from sentiment_service.storage import migrate, pii_guard
 from sentiment_service.storage.database import Database, database_error
 from sentiment_service.storage.tables import Message
 from sentiment_service.vocabulary import Role
@@ -602,7 +602,7 @@ def _score_sample_history(database: Database) -> None:
 
 def _migrated_database(settings: Settings) -> Database:
     migrate.upgrade(settings.database_url)
-    return Database(settings.database_url)
+    return pii_guard.guard(Database(settings.database_url), settings)
 
 
 def _safe_url(settings: Settings) -> str:

@@ -37,6 +37,15 @@ class Settings(BaseSettings):
         "and body); slower clients get a 408 and are disconnected.",
     )
 
+    max_in_flight_reads: int = Field(
+        64, ge=0, description="Reads one process serves at once; more get 503 (0: no bound)."
+    )
+    max_in_flight_writes: int = Field(
+        8,
+        ge=0,
+        description="Writes (ingestion, changes) one process serves at once; more get 503 "
+        "with Retry-After at once instead of queueing (0: no bound).",
+    )
     max_batch_size: int = Field(1000, ge=1, description="Most records in one ingestion batch.")
     max_text_chars: int = Field(20_000, ge=1, description="Longest message text accepted.")
     max_request_bytes: int = Field(10 * 1024 * 1024, ge=1024)
@@ -51,6 +60,12 @@ class Settings(BaseSettings):
     )
     redact_pii: bool = Field(True, description="Redact emails, phones and card numbers.")
     phone_region: str = Field("US", description="Default region for phone numbers without +.")
+    pii_hash_key: SecretStr | None = Field(
+        None,
+        description="Key of the keyed hash (HMAC-SHA256) that replaces identifiers carrying "
+        "PII; empty: a random key kept in data_dir/pii_hash.key. Every process writing to "
+        "one database needs the same key.",
+    )
     detect_language: bool = Field(
         True, description="Identify the language of messages that arrive without one."
     )

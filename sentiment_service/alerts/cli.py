@@ -12,7 +12,7 @@ from sentiment_service.alerts.delivery import DeliveryPolicy
 from sentiment_service.alerts.service import run_once
 from sentiment_service.logs import configure_logging
 from sentiment_service.settings import Settings
-from sentiment_service.storage import migrate
+from sentiment_service.storage import migrate, pii_guard
 from sentiment_service.storage.database import Database
 from sentiment_service.storage.types import utcnow
 
@@ -49,7 +49,7 @@ def alerts_command(
     settings = Settings()
     configure_logging(settings.log_level, json=settings.log_json)  # logs to stderr
     migrate.upgrade(settings.database_url)
-    database = Database(settings.database_url)
+    database = pii_guard.guard(Database(settings.database_url), settings)
     try:
         summary = run_once(
             database, DeliveryPolicy.from_settings(settings), as_of=moment, deliver=deliver

@@ -38,6 +38,7 @@ from sentiment_service.api.routes import (
     topics,
     trends,
 )
+from sentiment_service.api.shedding import LoadSheddingMiddleware
 from sentiment_service.api.telemetry import ApiMetrics
 from sentiment_service.auth.keys import ensure_key
 from sentiment_service.dashboard import install_dashboard
@@ -47,6 +48,7 @@ from sentiment_service.model_hub import ModelHub
 from sentiment_service.model_jobs import ModelJobs
 from sentiment_service.promotion import promoted_artifact
 from sentiment_service.settings import Settings
+from sentiment_service.storage import pii_guard
 from sentiment_service.storage.database import Database, DatabaseFault, database_fault
 from sentiment_service.vocabulary import Role
 
@@ -62,7 +64,7 @@ def create_app(
     settings = settings or Settings()
     configure_logging(settings.log_level, json=settings.log_json)
     owned_database = database is None
-    database = database or Database(settings.database_url)
+    database = pii_guard.guard(database or Database(settings.database_url), settings)
     models = models or ModelHub(
         settings.sentiment_model_dir,
         settings.spacy_model,
@@ -136,6 +138,12 @@ def create_app(
             allow_methods=["*"],
             allow_headers=["X-API-Key", "Authorization", "Content-Type"],
         )
+    app.add_middleware(
+        LoadSheddingMiddleware,
+        max_reads=settings.max_in_flight_reads,
+        max_writes=settings.max_in_flight_writes,
+        metrics=app.state.metrics,
+    )
     app.add_middleware(
         RequestContextMiddleware,
         metrics=app.state.metrics,

@@ -28,6 +28,12 @@ class ApiMetrics:
             ["kind", "status"],
             registry=self.registry,
         )
+        self.shed = Counter(
+            "http_requests_shed_total",
+            "Requests answered 503 at once because the process was at capacity, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
         self.queue_length = Gauge(
             "scoring_queue_length", "Messages waiting to be scored.", registry=self.registry
         )

@@ -28,7 +28,7 @@ from sentiment_service.health.service import (
     without_kinds,
 )
 from sentiment_service.settings import Settings
-from sentiment_service.storage import migrate
+from sentiment_service.storage import migrate, pii_guard
 from sentiment_service.storage.database import Database
 
 health_app = typer.Typer(
@@ -43,7 +43,7 @@ BasisOption = Annotated[
 def _database() -> Database:
     settings = Settings()
     migrate.upgrade(settings.database_url)
-    return Database(settings.database_url)
+    return pii_guard.guard(Database(settings.database_url), settings)
 
 
 def _basis(value: str) -> Basis:

@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, create_engine
 
 from sentiment_service.errors import (
@@ -20,6 +21,9 @@ from sentiment_service.errors import (
     DatabaseUnavailableError,
     ServiceError,
 )
+
+if TYPE_CHECKING:
+    from pipelines.redaction import PiiRedactor
 
 # Seconds a PostgreSQL connection attempt may take before it fails (no hang while it is down).
 CONNECT_TIMEOUT_SECONDS = 10
@@ -85,6 +89,17 @@ class Database:
         self.url = url
         self.engine = create_db_engine(url)
         self._write_engine = self.engine.execution_options(**{SQLITE_IMMEDIATE: True})
+        self._sessions = sessionmaker(class_=Session, expire_on_commit=False)
+        self.pii_guarded = False
+
+    def guard_pii(self, redactor: PiiRedactor) -> None:
+        """Redact PII from every free-text column (and hash identifiers that carry it) before
+        sessions of this database write them (storage/pii_guard.py)."""
+        from sentiment_service.storage import pii_guard
+
+        if not self.pii_guarded:
+            pii_guard.install(self._sessions, redactor)
+            self.pii_guarded = True
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
@@ -96,7 +111,7 @@ class Database:
         PostgreSQL it changes nothing.
         """
         engine = self._write_engine if write else self.engine
-        with Session(engine, expire_on_commit=False) as session:
+        with self._sessions(bind=engine) as session:
             try:
                 yield session
                 session.commit()

@@ -147,3 +147,81 @@ def test_flagged_repeats_are_not_scored_and_not_counted(
         assert rows[first.id].status == "scored" and rows[first.id].label is not None
         assert rows[second.id].status == "skipped_duplicate" and rows[second.id].label is None
         assert remaining(session, scorer.version) == 0
+
+
+def test_a_batch_stores_exactly_what_the_same_records_one_by_one_store(
+    database: Database,
+) -> None:
+    """New records go in bulk; repeated keys, known keys and canned repeats inside the batch
+    must end exactly as when each record is sent on its own."""
+    from sqlmodel import select
+
+    from pipelines.ingest import Ingestor, IngestPolicy
+    from sentiment_service.accounts import AccountIn, upsert_account
+    from sentiment_service.storage.tables import Message
+    from tests.factories import message
+
+    reply = "Hi {name}, ticket #{n} is with our engineers now."
+
+    def records(account: str) -> list[dict]:
+        def m(key: str, **fields: object) -> dict:
+            return message(f"{account}-{key}", **{"account_id": account, **fields})
+
+        return [
+            m("c1", text="Export failed again."),
+            m("c1", text="Export failed again, and again."),  # same key: an update
+            m("c1", text="Export failed again, and again."),  # same key, same text: duplicate
+            m("a1", author_role="agent", text=reply.format(name="Lena", n=1)),
+            m("a2", author_role="agent", text=reply.format(name="Wei", n=2)),  # canned of a1
+            m("a3", author_role="agent", text=reply.format(name="Ana", n=3)),  # canned of a1
+            m("old", author_role="agent", text="We shipped the fix, please retry."),
+            m("c2", text="Export failed again."),  # same text, other key: stored
+            m("x1", account_id="nobody"),  # unknown account: quarantined
+            m("x2", created_at="not a date"),  # invalid: quarantined
+        ]
+
+    def shape(account: str) -> list[tuple]:
+        with database.session() as session:
+            rows = session.exec(
+                select(Message).where(Message.account_id == account).order_by(Message.id)
+            ).all()
+            key_of = {row.id: row.external_id.split("-", 1)[1] for row in rows}
+            return sorted(
+                (
+                    key_of[row.id],
+                    row.text,
+                    key_of.get(row.duplicate_of) if row.duplicate_of else None,
+                )
+                for row in rows
+            )
+
+    earlier = "We shipped the fix, please retry."
+    with database.session() as session:
+        for account in ("acme", "globex"):
+            upsert_account(session, account, AccountIn(name=account), actor="t")
+            ingestor = Ingestor(session, IngestPolicy(), channel="t", actor="t")
+            stored = message(f"{account}-s0", account_id=account, author_role="agent", text=earlier)
+            ingestor.messages([stored])  # stored before: "old" repeats it
+    statuses = {}
+    with database.session() as session:
+        ingestor = Ingestor(session, IngestPolicy(), channel="t", actor="t")
+        bulk = ingestor.messages(records("acme"))
+        statuses["bulk"] = [(i.index, i.status, i.code) for i in bulk.items]
+        single = [ingestor.messages([r]).items[0] for r in records("globex")]
+        statuses["single"] = [(n, i.status, i.code) for n, i in enumerate(single)]
+    assert statuses["bulk"] == statuses["single"]
+    assert [status for _, status, _ in statuses["bulk"]] == [
+        "accepted",
+        "updated",
+        "duplicate",
+        "accepted",
+        "flagged",
+        "flagged",
+        "flagged",
+        "accepted",
+        "rejected",
+        "rejected",
+    ]
+    assert shape("acme") == shape("globex")
+    assert ("a2", reply.format(name="Wei", n=2), "a1") in shape("acme")
+    assert ("old", earlier, "s0") in shape("acme")
