@@ -93,6 +93,9 @@ class LoadConfig:
     seed: int = 7
 
 
+SHED = "shed"  # the outcome of a request answered 429/503 with Retry-After (load shedding)
+
+
 @dataclass(frozen=True)
 class Sample:
     """One finished request."""
@@ -129,6 +132,7 @@ class DriveResult:
     accepted: set[str] = field(default_factory=set)
     record_counts: Counter[str] = field(default_factory=Counter)  # per-record API status
     sent_messages: int = 0
+    shed_messages: int = 0  # in requests answered 429/503 with Retry-After
     load_seconds: float = 0.0
     max_send_lag_ms: float = 0.0
     queue_samples: list[int] = field(default_factory=list)
@@ -420,6 +424,9 @@ class LoadDriver:
         try:
             response = await self._call(client, path, body)
             outcome, ok = str(response.status_code), response.status_code == 200
+            if response.status_code in (429, 503) and "retry-after" in response.headers:
+                outcome = SHED  # load shedding: answered at once, the client may retry
+                self.result.shed_messages += len(body["messages"]) if body else 0
             if ok and body is not None:
                 self._record_batch(body["messages"], response.json())
         except httpx.HTTPError as error:
@@ -448,7 +455,7 @@ class LoadDriver:
             if depth is not None:
                 self.result.queue_samples.append(depth)
             if tick % 10 == 0:
-                errors = sum(1 for s in self.result.samples if not s.ok)
+                errors = sum(1 for s in self.result.samples if not s.ok and s.outcome != SHED)
                 progress(
                     f"t={loop.time() - started:.0f}s done={len(self.result.samples)} "
                     f"in_flight={self.in_flight} errors={errors} "
@@ -596,7 +603,8 @@ def summarise(
 ) -> dict[str, Any]:
     """The JSON result."""
     samples = drive.samples
-    errors = Counter(s.outcome for s in samples if not s.ok)
+    errors = Counter(s.outcome for s in samples if not s.ok and s.outcome != SHED)
+    shed = [s for s in samples if s.outcome == SHED]
     ingests = [s for s in samples if s.kind == "ingest"]
     reads = [s for s in samples if s.kind == "read"]
     load_s = drive.load_seconds or 1e-9
@@ -627,8 +635,13 @@ def summarise(
         "max_send_lag_ms": round(drive.max_send_lag_ms, 1),
         "errors": sum(errors.values()),
         "errors_by_status": dict(errors),
+        "shed": {
+            "ingest": sum(s.kind == "ingest" for s in shed),
+            "read": sum(s.kind == "read" for s in shed),
+        },
         "messages": {
             "sent": drive.sent_messages,
+            "shed": drive.shed_messages,
             "api_statuses": dict(drive.record_counts),
             **checks,
             "rescored": rescored,

@@ -201,16 +201,16 @@ def test_a_page_is_atomic_messages_and_cursor_together(
 ) -> None:
     from pipelines.ingest import Ingestor
 
-    original = Ingestor._store_message
+    original = Ingestor._prepared
     calls = {"n": 0}
 
-    def failing(self: Ingestor, index: int, record: object) -> object:
+    def failing(self: Ingestor, record: object) -> object:
         calls["n"] += 1
         if calls["n"] == 2:
             raise OSError("disk full")
-        return original(self, index, record)  # type: ignore[arg-type]
+        return original(self, record)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Ingestor, "_store_message", failing)
+    monkeypatch.setattr(Ingestor, "_prepared", failing)
     with pytest.raises(OSError):
         engine(database).run("zendesk", connector(api, sleeps, chunk_tickets=3))
     assert stored(database) == {}  # the first message of the page was rolled back with it

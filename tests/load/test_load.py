@@ -50,7 +50,8 @@ def check(result: dict[str, Any], database: str) -> None:
     assert requests["ingest"] > 0 and requests["read"] > 0
     assert result["latency"]["all"].keys() >= {"p50_ms", "p95_ms", "p99_ms", "max_ms"}
     messages = result["messages"]
-    assert messages["accepted"] == messages["sent"] > 0
+    # Requests shed with 503 + Retry-After (an overloaded machine) are answered, not lost.
+    assert messages["accepted"] == messages["sent"] - messages["shed"] > 0
     assert messages["stored"] == messages["accepted"]
     assert messages["lost"] == 0
     assert messages["unacknowledged"] == 0
