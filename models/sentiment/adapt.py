@@ -305,15 +305,8 @@ def load_base_manifest(base: Path) -> dict[str, Any]:
 def _b2b(path: Path | None, split: str) -> D.LabelledTexts | None:
     if path is None or not Path(path).is_file():
         return None
-    rows = b2b_data.rows_of(split, Path(path))
-    if not rows:
-        return None
-    return D.LabelledTexts(
-        [normalize_text(r.text) for r in rows],
-        np.array([D.LABEL_TO_ID[r.label] for r in rows], dtype=np.int64),
-        ["b2b"] * len(rows),
-        [r.text for r in rows],
-    )
+    rows = D.b2b_split(split, Path(path))
+    return rows if len(rows) else None
 
 
 def replay_and_base_validation(

@@ -102,6 +102,9 @@ def finish_run(
         "tokenizer": TOKENIZER_FILE,
         "onnx": {"inputs": ["input_ids", "attention_mask"], "output": "logits", "opset": 17},
         "files": {f: file_sha256(args.out / f) for f in shipped},
+        "data_licence": D.data_licence(
+            [d.strip() for d in str(args.domains).split(",") if d.strip()]
+        ),
         "metrics": run["metrics"],
         "created_with": run["command"],
     }

@@ -112,6 +112,27 @@ def _experiments(runs: list[dict]) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+DOMAIN_NAMES = {"airline": "airline", "tweeteval": "TweetEval", "b2b": "B2B"}
+DOMAIN_DATA = {
+    "airline": (
+        '- Twitter US Airline Sentiment (Crowdflower "Data for Everyone", Feb 2015),\n'
+        "  **CC BY-NC-SA 4.0: non-commercial use only; derivatives (this model) must be shared\n"
+        "  alike.** Any commercial deployment needs a model trained without this data. Labels\n"
+        "  are crowd-sourced and noisy."
+    ),
+    "tweeteval": (
+        "- TweetEval sentiment (SemEval-2017 Task 4A) validation split, 2,000 general tweets;\n"
+        "  no licence of its own: SemEval's and Twitter's terms apply to the underlying tweets."
+    ),
+    "b2b": (
+        "- The B2B development set `models/sentiment/data/b2b_dev.csv`, written for this\n"
+        "  project to `models/sentiment/GUIDELINE.md` (Apache-2.0 like the code): its train\n"
+        "  split, repeated as `--oversample` says, is training data; its validation split joins\n"
+        "  the validation set."
+    ),
+}
+
+
 def write_model_card(
     path: Path,
     manifest: dict,
@@ -127,14 +148,20 @@ def write_model_card(
     sizes = t["sizes"]
     teacher = _teacher_note(t)
     files = ", ".join(f"`{name}`" for name in manifest["files"])
+    domains = [d for d in ("airline", "tweeteval", "b2b") if d in str(t.get("domains", ""))]
+    keys = [f"f1_{d}" for d in domains] + ["selection"]
     trace = "\n".join(
-        f"| {e['epoch']} | "
-        + " | ".join(
-            f"{e.get(k, float('nan')):.4f}" for k in ("f1_airline", "f1_tweeteval", "selection")
-        )
-        + " |"
+        f"| {e['epoch']} | " + " | ".join(f"{e.get(k, float('nan')):.4f}" for k in keys) + " |"
         for e in run["trace"]
     )
+    trace_head = (
+        "| epoch | "
+        + " | ".join(f"val macro-F1 {DOMAIN_NAMES[d]}" for d in domains)
+        + " | selection |\n|"
+        + "---|" * (len(domains) + 2)
+    )
+    data = "\n".join(DOMAIN_DATA[d] for d in domains)
+    licence = manifest.get("data_licence") or "see the data section"
     text = f"""# Model card: {manifest["name"]} {manifest["version"]}
 
 Three-class tweet/customer-message sentiment (`negative`, `neutral`, `positive`) for the
@@ -154,14 +181,13 @@ Files (sha256 in `manifest.json`, verified at load): {files}.
 - {teacher}
 
 ## Data and licences
-- Twitter US Airline Sentiment (Crowdflower "Data for Everyone", Feb 2015), **CC BY-NC-SA 4.0:
-  non-commercial use only; derivatives (this model) must be shared alike.** Any commercial
-  deployment needs a model retrained without this data. Labels are crowd-sourced and noisy.
-- TweetEval sentiment (SemEval-2017 Task 4A) validation split, 2,000 general tweets; Twitter's
-  terms and SemEval's terms apply to the underlying tweets.
+{data}
+- Test-only: the B2B set's test split ({sizes.get("b2b_test", 0)} messages) is reported below
+  whether or not B2B data was trained on; it never steers training, selection or tuning.
 - Splits (deterministic, `--split-seed {t["split_seed"]}`): a stratified 10% of airline
   `train.csv` and a stratified 25% of TweetEval `val.csv` are held out as the validation set
-  ({sizes["val"]} texts) for checkpoint selection and temperature fitting; the rest
+  (with the B2B set's own validation split when it is trained on:
+  {sizes["val"]} texts) for checkpoint selection and temperature fitting; the rest
   ({sizes["train"]} texts) is training data. `airline-tweets/test.csv` ({sizes["airline_test"]}
   texts) was used only for the numbers below, never for training, selection or tuning.
 
@@ -176,13 +202,13 @@ Hyper-parameters: epochs {t["epochs"]}, batch {t["batch_size"]} (length-bucketed
 AdamW, lr {t["lr"]} for head/top layer with layer-wise decay {t["layer_decay"]} per layer,
 weight decay {t["weight_decay"]}, linear warm-up {t["warmup"]} of steps then linear decay,
 label smoothing {t["label_smoothing"]}, R-Drop weight {t["rdrop"]}, gradient clipping 1.0,
-seed {t["seed"]}. Validation every half epoch; selection score = mean of macro-F1 on the
-airline and TweetEval validation parts; selected: `{t["selection"]["kind"]}`
+seed {t["seed"]}. Validation every half epoch; selection score = mean of macro-F1 over the
+validation parts ({", ".join(DOMAIN_NAMES[d] for d in domains)});
+selected: `{t["selection"]["kind"]}`
 (also tries the average of the last {t["average_last"]} evaluation snapshots).
 Training wall time on 2 CPU cores: {m["train_seconds"] / 60:.1f} min.
 
-| epoch | val macro-F1 airline | val macro-F1 TweetEval | selection |
-|---|---|---|---|
+{trace_head}
 {trace}
 
 ## Metrics
@@ -205,7 +231,7 @@ jobs may have shared the CPU, so a lower bound).
   (more neutral/positive), and its "neutral" is broader than the airline data's.
 - Calibration was fitted on the in-domain validation mix; under domain shift the probabilities
   may be over-confident.
-- Non-commercial licence inherited from the airline data (see above).
+- Data licence: {licence}.
 """
     path.write_text(text, encoding="utf-8")
 

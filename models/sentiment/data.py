@@ -13,6 +13,14 @@ from models.sentiment.preprocess import normalize_text
 
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 LABEL_TO_ID = {label: i for i, label in enumerate(LABELS)}
+# The licence each training corpus brings to a model trained on it.
+DATA_LICENCES = {
+    "airline": "CC BY-NC-SA 4.0: non-commercial use only, inherited from the Twitter US "
+    "Airline Sentiment training data",
+    "tweeteval": "TweetEval: no licence of its own; the SemEval-2017 terms and Twitter's terms "
+    "apply to the underlying tweets",
+    "b2b": "B2B development set: written for this project, Apache-2.0 like the code",
+}
 AIRLINE_VAL_FRACTION = 0.10
 TWEETEVAL_VAL_FRACTION = 0.25
 
@@ -86,8 +94,38 @@ class Splits:
     test: dict[str, LabelledTexts]
 
 
-def load_splits(data_dir: Path, domains: Sequence[str], split_seed: int) -> Splits:
-    """Build splits; `domains` picks training corpora ("airline", "tweeteval")."""
+def data_licence(domains: Sequence[str]) -> str:
+    """The data licence of a model trained on these corpora (non-commercial terms first)."""
+    return "; ".join(DATA_LICENCES[d] for d in sorted(domains, key=list(DATA_LICENCES).index))
+
+
+def b2b_split(split: str, path: Path | None = None) -> LabelledTexts:
+    """One split of the in-repository B2B development set (or a file in its format), as
+    source "b2b"."""
+    from models.sentiment import b2b_data
+
+    rows = b2b_data.rows_of(split, path or b2b_data.B2B_DEV)
+    raw = [row.text for row in rows]
+    labels = np.array([LABEL_TO_ID[row.label] for row in rows], dtype=np.int64)
+    return LabelledTexts([normalize_text(t) for t in raw], labels, ["b2b"] * len(raw), raw)
+
+
+def repeat(data: LabelledTexts, times: int) -> LabelledTexts:
+    """The set repeated `times` times (oversampling a small corpus)."""
+    return concat([data] * times)
+
+
+def load_splits(
+    data_dir: Path,
+    domains: Sequence[str],
+    split_seed: int,
+    oversample: dict[str, int] | None = None,
+) -> Splits:
+    """Build splits; `domains` picks training corpora ("airline", "tweeteval", "b2b").
+
+    The B2B set's test split is always reported; its train split is oversampled
+    `oversample["b2b"]` times when it is a training domain."""
+    oversample = oversample or {}
     airline = read_csv(data_dir / "airline-tweets" / "train.csv", "airline")
     tweeteval = read_csv(data_dir / "tweeteval-sentiment" / "val.csv", "tweeteval")
     air_train, air_val = stratified_split(airline, AIRLINE_VAL_FRACTION, split_seed)
@@ -102,6 +140,15 @@ def load_splits(data_dir: Path, domains: Sequence[str], split_seed: int) -> Spli
         val_parts.append(te_val)
     else:
         test["tweeteval_all_2000"] = tweeteval
+    if "b2b" in domains:
+        train_parts.append(repeat(b2b_split("train"), oversample.get("b2b", 1)))
+        val_parts.append(b2b_split("validation"))
+    test["b2b_test"] = b2b_split("test")
+    unknown = set(domains) - {"airline", "tweeteval", "b2b"}
+    if unknown:
+        raise ValueError(f"unknown training domains: {sorted(unknown)}")
+    if not train_parts:
+        raise ValueError("no training domain given")
     return Splits(concat(train_parts), concat(val_parts), test)
 
 

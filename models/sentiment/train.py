@@ -25,7 +25,13 @@ from models.sentiment.bases import base_model_dir
 from models.sentiment.inference import encode_texts, load_tokenizer, pad_batch
 from models.sentiment.metrics import fit_temperature, macro_f1_by_source
 from models.sentiment.modeling import build_classifier, layerwise_param_groups
-from models.sentiment.torch_weights import base_state, compact_state, expand_state
+from models.sentiment.torch_weights import (
+    WEIGHTS_FILE,
+    base_state,
+    compact_state,
+    expand_state,
+    load_compact,
+)
 
 State = dict[str, torch.Tensor]
 
@@ -39,6 +45,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--split-seed", type=int, default=13)
     p.add_argument("--base", choices=["minilm", "mpnet"], default="minilm")
     p.add_argument("--domains", default="airline,tweeteval")
+    p.add_argument(
+        "--oversample",
+        default="",
+        help="repeat a small training corpus, e.g. b2b=3 (comma-separated name=times)",
+    )
+    p.add_argument(
+        "--init-artifact",
+        type=Path,
+        help="start from a shipped artifact's weights instead of the bare encoder",
+    )
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-4, help="head / top-layer learning rate")
@@ -193,7 +209,11 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     domains = [d.strip() for d in args.domains.split(",") if d.strip()]
-    splits = D.load_splits(args.data_dir, domains, args.split_seed)
+    oversample = {
+        name.strip(): int(times)
+        for name, times in (part.split("=") for part in args.oversample.split(",") if part)
+    }
+    splits = D.load_splits(args.data_dir, domains, args.split_seed, oversample)
     if args.limit:
         keep = np.random.default_rng(args.seed).permutation(len(splits.train))[: args.limit]
         splits = D.Splits(splits.train.subset(sorted(keep.tolist())), splits.val, splits.test)
@@ -205,6 +225,9 @@ def main(argv: list[str] | None = None) -> None:
     base_dir, base_info = base_model_dir(args.base)
     tok = load_tokenizer(base_dir / "tokenizer.json", args.max_length)
     model = build_classifier(base_dir)
+    if args.init_artifact:
+        compact = load_compact(args.init_artifact / WEIGHTS_FILE)
+        model.load_state_dict(expand_state(compact, base_state(base_dir)))
     if args.from_run:
         model.load_state_dict(torch.load(args.from_run / "model.pt", weights_only=True))
         saved = json.loads((args.from_run / "run.json").read_text(encoding="utf-8"))
