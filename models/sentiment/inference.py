@@ -16,7 +16,7 @@ from models.checksums import file_sha256
 from models.sentiment.preprocess import normalize_text
 
 ARTIFACTS_ROOT = Path(__file__).resolve().parent / "artifacts"
-DEFAULT_VERSION = "minilm-sent-2026.11.1"
+DEFAULT_VERSION = "minilm-sent-2026.12.3"
 
 
 class ArtifactError(RuntimeError):

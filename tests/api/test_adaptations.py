@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from models.sentiment.inference import default_artifact_dir
+from models.sentiment.inference import DEFAULT_VERSION, default_artifact_dir
 from pipelines.queue import set_active_version
 from sentiment_service.api.app import create_app
 from sentiment_service.model_hub import ModelHub
@@ -663,4 +663,4 @@ def test_real_adaptation_writes_a_verified_artifact_and_the_gate_judges_it(
     assert {c["dataset"] for c in verdict["checks"]} == {"gold"}
     assert verdict["promoted"] == all(c["ok"] for c in verdict["checks"])
     served = client.get("/v1/models", headers=analyst).json()[0]["version"]
-    assert served == (artifact.name if verdict["promoted"] else "minilm-sent-2026.11.1")
+    assert served == (artifact.name if verdict["promoted"] else DEFAULT_VERSION)

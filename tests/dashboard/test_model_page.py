@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from models.sentiment.inference import DEFAULT_VERSION
 from sentiment_service.api.app import create_app
 from sentiment_service.auth.keys import create_key
 from sentiment_service.dashboard.headers import CONTENT_SECURITY_POLICY
@@ -61,7 +62,7 @@ def test_viewers_see_the_model_but_neither_queue_nor_jobs(
     page = app_client.get("/model")
     assert page.status_code == 200
     assert '<a href="/model" aria-current="page">Model</a>' in page.text
-    assert "minilm-sent-2026.11.1" in page.text and "non-commercial" in page.text
+    assert DEFAULT_VERSION in page.text and "non-commercial" in page.text
     assert "No evaluations are stored yet" in page.text
     assert "Labelling queue" not in page.text and "/model/labels/" not in page.text
     assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY

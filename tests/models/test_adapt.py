@@ -14,7 +14,7 @@ from models.message_sentiment import MessageSentimentScorer
 from models.minilm import MiniLMBackend
 from models.sentences import SentenceSplitter
 from models.sentiment.adapt import AdaptError, AdaptRequest, adapt
-from models.sentiment.inference import OnnxSentimentModel
+from models.sentiment.inference import DEFAULT_VERSION, OnnxSentimentModel
 from sentiment_service import evaluations
 from sentiment_service.adaptation import load_corrections
 from sentiment_service.cli import app
@@ -92,7 +92,7 @@ def test_adapting_a_small_file_writes_a_loadable_checksummed_artifact(adapted: P
         "classifier.fp16.safetensors",
     }
     assert manifest["version"] == "minilm-sent-test.1" and manifest["max_length"] == 32
-    assert manifest["adapted_from"]["version"] == "minilm-sent-2026.11.1"
+    assert manifest["adapted_from"]["version"] == DEFAULT_VERSION
     for key in ("heldout_new", "base_validation"):
         assert {"before", "after", "after_int8_onnx"} <= set(manifest["metrics"][key])
     predictions = model.predict(["Thanks, that fixed it!", "The export failed again."])
