@@ -15,7 +15,9 @@ from tests.conftest import auth
 
 LONG_EMAIL = (
     "Hello team,\n\n"
-    + "We rolled the new workflow out to all twelve regional offices last month. " * 12
+    # Neutral filler: logistics without friction (a roll-out would be positive under the
+    # B2B guideline: adoption and expansion are good news for the account).
+    + "We moved the weekly sync from Tuesday to Thursday last month. " * 12
     + "The import of historic tickets took longer than planned. "
     + "Honestly the constant sync failures are unacceptable and cost us a client. "
     + "Please escalate this.\n\nBest regards,\nDana\n\n"
