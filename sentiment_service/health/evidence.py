@@ -1,0 +1,200 @@
+"""The read side behind stored scores: the messages that are evidence for a component,
+the channels of an account that went dark, and drift of component points and of the
+sentiment model's labels."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from pipelines.features import SIGNAL_ROLES
+from pipelines.queue import active_version
+from sentiment_service.health.drift import (
+    DarkSource,
+    LabelDrift,
+    dark_sources,
+    drift_status,
+    label_drift,
+    population_stability_index,
+)
+from sentiment_service.health.scoring import ComponentScore
+from sentiment_service.storage.tables import (
+    CompetitorMention,
+    HealthScoreRecord,
+    Message,
+    MessageScore,
+    MessageTopic,
+)
+
+EVIDENCE_PER_COMPONENT = 3
+QUOTE_CHARS = 280
+
+
+def _quote(text: str) -> str:
+    return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1].rstrip() + "…"
+
+
+def evidence_for(
+    session: Session, account_id: str, component: ComponentScore, as_of: datetime
+) -> list[dict[str, Any]]:
+    """Messages behind a sentiment, topic or competitor component, worst first when the
+    component pulls the score down and best first otherwise."""
+    window = timedelta(days=90 if "90d" in component.feature else 30)
+    hurting = component.transformed is not None and component.transformed < 50
+    base = (
+        col(Message.account_id) == account_id,
+        col(Message.created_at) > as_of - window,
+        col(Message.created_at) <= as_of,
+        col(Message.author_role).in_(SIGNAL_ROLES),
+    )
+    if component.feature.startswith("competitor_"):
+        rows = session.exec(
+            select(Message, CompetitorMention)
+            .join(CompetitorMention, col(CompetitorMention.message_id) == col(Message.id))
+            .where(*base)
+            .order_by(col(Message.created_at).desc())
+            .limit(EVIDENCE_PER_COMPONENT)
+        ).all()
+        return [
+            _evidence(m, c.evidence, c.score, c.label, competitor=c.competitor, intent=c.intent)
+            for m, c in rows
+        ]
+    if component.feature.startswith("topic_"):
+        topic = component.feature.removeprefix("topic_").rsplit("_", 2)[0]
+        topic_rows = session.exec(
+            select(Message, MessageTopic)
+            .join(MessageTopic, col(MessageTopic.message_id) == col(Message.id))
+            .where(*base, MessageTopic.topic == topic)
+            .order_by(col(MessageTopic.score).asc() if hurting else col(Message.created_at).desc())
+            .limit(EVIDENCE_PER_COMPONENT)
+        ).all()
+        return [_evidence(m, t.evidence, t.score, t.label, topic=topic) for m, t in topic_rows]
+    version = active_version(session) or ""
+    scored = session.exec(
+        select(Message, MessageScore)
+        .join(MessageScore, col(MessageScore.message_id) == col(Message.id))
+        .where(*base, MessageScore.model_version == version, col(MessageScore.score).is_not(None))
+        .order_by(col(MessageScore.score).asc() if hurting else col(MessageScore.score).desc())
+        .limit(EVIDENCE_PER_COMPONENT)
+    ).all()
+    return [_evidence(m, m.text, s.score, s.label) for m, s in scored]
+
+
+def _evidence(
+    message: Message, quote: str, score: float | None, label: str | None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "message_id": message.id,
+        "source": message.source,
+        "created_at": message.created_at.isoformat(),
+        "quote": _quote(quote),
+        "sentiment_score": round(score, 3) if score is not None else None,
+        "sentiment_label": label,
+        "language": message.language,
+        **extra,
+    }
+
+
+def account_dark_sources(
+    session: Session, account_id: str, as_of: datetime, *, history_days: int = 180
+) -> list[DarkSource]:
+    """Channels that used to send data for the account and went quiet (see drift.py)."""
+    rows = session.exec(
+        select(Message.source, Message.created_at).where(
+            Message.account_id == account_id,
+            col(Message.author_role).in_(SIGNAL_ROLES),
+            col(Message.created_at) <= as_of,
+            col(Message.created_at) > as_of - timedelta(days=history_days),
+        )
+    ).all()
+    times: dict[str, list[datetime]] = defaultdict(list)
+    for source, created in rows:
+        times[source].append(created)
+    last_seen: dict[str, datetime | None] = {}
+    usual: dict[str, float] = {}
+    for source, moments in times.items():
+        moments.sort()
+        last_seen[source] = moments[-1]
+        # The usual gap is measured between days with messages: a call's utterances seconds
+        # apart, or a busy ticket thread, must not make a one-day silence look unusual.
+        active = sorted({moment.date() for moment in moments})
+        gaps = sorted(float((b - a).days) for a, b in itertools.pairwise(active))
+        usual[source] = gaps[len(gaps) // 2] if gaps else float(history_days) / 2
+    return dark_sources(last_seen, sorted(times), as_of=as_of, usual_gap_days=usual)
+
+
+def component_drift(
+    session: Session, card_id: str, day: date, reference_day: date
+) -> list[dict[str, Any]]:
+    """PSI of each component's points (and of the score) between two stored scoring days
+    (the latest stored day on or before each of `day` and `reference_day`)."""
+
+    def points(on: date) -> dict[str, list[float]]:
+        values: dict[str, list[float]] = defaultdict(list)
+        for record in session.exec(
+            select(HealthScoreRecord).where(
+                HealthScoreRecord.scorecard == card_id, HealthScoreRecord.as_of == on
+            )
+        ).all():
+            if record.score is not None:
+                values["score"].append(record.score)
+            for component in record.explanation.get("components", []):
+                if component.get("transformed") is not None and component["status"] == "ok":
+                    values[component["name"]].append(component["transformed"])
+        return values
+
+    def stored_day(on: date) -> date:
+        found = session.exec(
+            select(func.max(HealthScoreRecord.as_of)).where(
+                HealthScoreRecord.scorecard == card_id, col(HealthScoreRecord.as_of) <= on
+            )
+        ).one()
+        return found or on
+
+    current, reference = points(stored_day(day)), points(stored_day(reference_day))
+    report = []
+    for name in sorted(
+        name for name in set(current) & set(reference) if current[name] and reference[name]
+    ):
+        psi = population_stability_index(reference[name], current[name])
+        report.append(
+            {
+                "name": name,
+                "psi": round(psi, 4),
+                "status": drift_status(psi),
+                "n_reference": len(reference[name]),
+                "n_current": len(current[name]),
+            }
+        )
+    return report
+
+
+def sentiment_label_drift(session: Session, as_of: datetime) -> LabelDrift | None:
+    """The sentiment model's label mix in the last 30 days against the 90 days before (None
+    when either period has no scored message)."""
+    version = active_version(session) or ""
+
+    def counts(start: datetime, end: datetime) -> dict[str, int]:
+        rows = session.exec(
+            select(MessageScore.label, func.count())
+            .join(Message, col(Message.id) == col(MessageScore.message_id))
+            .where(
+                MessageScore.model_version == version,
+                col(MessageScore.label).is_not(None),
+                col(Message.created_at) > start,
+                col(Message.created_at) <= end,
+            )
+            .group_by(MessageScore.label)
+        ).all()
+        return {label: count for label, count in rows if label}
+
+    split = as_of - timedelta(days=30)
+    reference, current = counts(split - timedelta(days=90), split), counts(split, as_of)
+    if not reference or not current:
+        return None
+    return label_drift(reference, current)
