@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import math
 import ssl
 import threading
@@ -42,6 +41,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sentiment_service.api.problems import send_problem
 from sentiment_service.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -489,32 +489,16 @@ class RateLimitMiddleware:
         return receive_and_close
 
     async def _reject(self, scope: Scope, send: Send, decision: Decision) -> None:
-        request_id = scope.get("state", {}).get("request_id")
-        body = json.dumps(
-            {
-                "type": "about:blank",
-                "title": "Too many requests",
-                "status": 429,
-                "detail": f"rate limit of {decision.limit} requests per minute exceeded; "
-                f"retry in {decision.retry_after} s",
-                "instance": scope.get("path", ""),
-                "request_id": request_id,
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(decision.retry_after).encode()),
-                    (b"ratelimit-limit", str(decision.limit).encode()),
-                    (b"ratelimit-remaining", b"0"),
-                ],
-            }
+        detail = (
+            f"rate limit of {decision.limit} requests per minute exceeded; "
+            f"retry in {decision.retry_after} s"
         )
-        await send({"type": "http.response.body", "body": body})
+        headers = [
+            (b"retry-after", str(decision.retry_after).encode()),
+            (b"ratelimit-limit", str(decision.limit).encode()),
+            (b"ratelimit-remaining", b"0"),
+        ]
+        await send_problem(scope, send, 429, "Too many requests", detail, headers)
 
 
 def add_rate_limiting(app: FastAPI, settings: Settings) -> None:

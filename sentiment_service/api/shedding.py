@@ -10,10 +10,9 @@ never shed. The counters live in the event loop's thread, so no lock is needed.
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from sentiment_service.api.problems import send_problem
 from sentiment_service.api.telemetry import ApiMetrics
 
 EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -60,25 +59,5 @@ class LoadSheddingMiddleware:
             f"the service is at capacity ({limit} {kind} requests in progress); "
             f"retry in {self.retry_after} s"
         )
-        body = json.dumps(
-            {
-                "type": "about:blank",
-                "title": "Service overloaded",
-                "status": 503,
-                "detail": detail,
-                "instance": scope.get("path", ""),
-                "request_id": scope.get("state", {}).get("request_id"),
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 503,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(self.retry_after).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        headers = [(b"retry-after", str(self.retry_after).encode())]
+        await send_problem(scope, send, 503, "Service overloaded", detail, headers)
