@@ -13,8 +13,9 @@ usage metrics and outcomes. What drives the churn is the scenario's choice:
 `run_scenario` sends everything through the HTTP API (accounts, messages, metrics, outcomes),
 lets the scoring worker score the messages with the shipped models, computes health scores
 (`basis=event`) and backtests the scorecards in force, with and without their sentiment and
-topic components. Message texts come from the labelled B2B development set (train split) when
-it is present, otherwise from the sample labelled messages, by label: the model reads them as
+topic components. Message texts come from the labelled B2B development set when
+it is present (its validation split, which no shipped model trains on), otherwise from the
+sample labelled messages, by label: the model reads them as
 it would read a customer's.
 
 `python -m evaluation.health_scenarios [--scenario NAME] [--accounts N] [--seed S]` prints one
@@ -81,12 +82,15 @@ class ScenarioResult:
 
 
 def text_pool() -> dict[str, list[str]]:
-    """Customer texts by label: the B2B development set's train split when it exists."""
+    """Customer texts by label: the B2B development set's validation split when it exists.
+
+    Not the train split: the default model is trained on it and reads those texts almost
+    perfectly, which would make the scenarios' sentiment sharper than on real messages."""
     from models.sentiment.b2b_data import B2B_DEV, rows_of
 
     pool: dict[str, list[str]] = {label: [] for label in _LABELS}
     if B2B_DEV.exists():
-        for row in rows_of("train"):
+        for row in rows_of("validation"):
             pool[row.label].append(row.text)
     else:
         with (_SAMPLE / "labelled_messages.csv").open(newline="", encoding="utf-8") as handle:
