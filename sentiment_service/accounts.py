@@ -97,6 +97,23 @@ def visible_account(session: Session, account_id: str, scope: AccountScope | Non
     return account
 
 
+def account_ids(
+    session: Session,
+    scope: AccountScope | None,
+    *,
+    after: str | None = None,
+    limit: int | None = None,
+) -> list[str]:
+    """The ids of the accounts in `scope` (None: every account) in id order; with `after`,
+    only the ids above it; with `limit`, at most that many."""
+    query = restrict_accounts(select(Account.id), scope).order_by(col(Account.id))
+    if limit is not None:
+        query = query.limit(limit)
+    if after:
+        query = query.where(col(Account.id) > after)
+    return list(session.exec(query).all())
+
+
 def accounts_out(session: Session, accounts: Sequence[Account]) -> list[AccountOut]:
     """The public views of several account rows, with one query for all their vendor ids."""
     ids = [account.id for account in accounts]
@@ -629,3 +646,85 @@ def negative_evidence(session: Session, account_id: str) -> list[NegativeMessage
         )
         for message, score in rows
     ]
+
+
+class ScoredMessageOut(BaseModel):
+    """A stored message with its sentiment under the active model version."""
+
+    id: int
+    source: str
+    source_system: str
+    external_id: str
+    author_role: str
+    thread_id: str | None
+    created_at: datetime
+    text: str
+    duplicate_of: int | None = Field(
+        None, description="Set when flagged as a canned repeat of that message (not scored)"
+    )
+    duplicate_reason: str | None = None
+    label: str | None
+    score: float | None
+    model_version: str | None
+    sentences: list[dict[str, Any]] | None
+
+
+def account_messages(
+    session: Session,
+    account_id: str,
+    scope: AccountScope | None,
+    *,
+    source: str | None = None,
+    label: str | None = None,
+    author_role: str | None = None,
+    cursor: int | None = None,
+    limit: int = 50,
+) -> tuple[list[ScoredMessageOut], str | None]:
+    """A page of the account's messages, newest first, each with its sentiment under the
+    active model version (`label` filters on it; messages without a score are kept unless
+    `label` is given), and the cursor of the next page (ids below `cursor`). NotFoundError
+    when the account does not exist or `scope` does not cover it."""
+    visible_account(session, account_id, scope)
+    version = active_version(session)
+    query = (
+        select(Message, MessageScore)
+        .join(
+            MessageScore,
+            (col(MessageScore.message_id) == col(Message.id))
+            & (col(MessageScore.model_version) == version),
+            isouter=label is None,
+        )
+        .where(Message.account_id == account_id)
+        .order_by(col(Message.id).desc())
+        .limit(limit + 1)
+    )
+    if source is not None:
+        query = query.where(Message.source == source)
+    if author_role is not None:
+        query = query.where(Message.author_role == author_role)
+    if label is not None:
+        query = query.where(MessageScore.label == label)
+    if cursor is not None:
+        query = query.where(col(Message.id) < cursor)
+    rows = list(session.exec(query).all())
+    items = [
+        ScoredMessageOut(
+            id=m.id or 0,
+            source=m.source,
+            source_system=m.source_system,
+            external_id=m.external_id,
+            author_role=m.author_role,
+            thread_id=m.thread_id,
+            created_at=m.created_at,
+            text=m.text,
+            duplicate_of=m.duplicate_of,
+            duplicate_reason=m.duplicate_reason,
+            label=s.label if s else None,
+            score=s.score if s else None,
+            model_version=s.model_version if s else None,
+            sentences=s.sentences if s else None,
+        )
+        for m, s in rows[:limit]
+    ]
+    next_cursor = str(items[-1].id) if len(rows) > limit else None
+    return items, next_cursor

@@ -129,6 +129,11 @@ def corrections_dataset(session: Session) -> EvalDataset:
     )
 
 
+def stored_labelled_sets(session: Session) -> list[LabelledSet]:
+    """The uploaded labelled sets, oldest first (without the built-in `corrections`)."""
+    return list(session.exec(select(LabelledSet).order_by(col(LabelledSet.id))).all())
+
+
 def labelled_set_names(session: Session) -> list[str]:
     """Stored set names, plus `corrections` when there are any."""
     names = list(session.exec(select(LabelledSet.name).order_by(col(LabelledSet.id))).all())
@@ -174,6 +179,30 @@ def store_run(
         )
         for item in result.items
     )
+    return run
+
+
+def list_runs(
+    session: Session,
+    *,
+    model_name: str | None = None,
+    dataset_name: str | None = None,
+    limit: int = 100,
+) -> list[EvaluationRun]:
+    """Evaluation runs, newest first, of one model and/or on one dataset when given."""
+    query = select(EvaluationRun).order_by(col(EvaluationRun.id).desc()).limit(limit)
+    if model_name is not None:
+        query = query.where(EvaluationRun.model_name == model_name)
+    if dataset_name is not None:
+        query = query.where(EvaluationRun.dataset_name == dataset_name)
+    return list(session.exec(query).all())
+
+
+def get_run(session: Session, run_id: int) -> EvaluationRun:
+    """A stored evaluation run, or NotFoundError."""
+    run = session.get(EvaluationRun, run_id)
+    if run is None:
+        raise NotFoundError(f"evaluation run {run_id} does not exist", field="run_id")
     return run
 
 

@@ -122,6 +122,11 @@ def evaluate_candidate(
     return promotion, candidate
 
 
+def list_promotions(session: Session) -> list[ModelPromotion]:
+    """Every promotion decision, newest first."""
+    return list(session.exec(select(ModelPromotion).order_by(col(ModelPromotion.id).desc())).all())
+
+
 def promoted_artifact(database: Database) -> Path | None:
     """The artifact folder of the newest promoted model, if any was promoted."""
     with database.session() as session:

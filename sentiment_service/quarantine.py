@@ -50,6 +50,30 @@ class ReplaySummary:
         return asdict(self)
 
 
+def list_quarantined(
+    session: Session,
+    *,
+    kind: str | None = None,
+    reason_code: str | None = None,
+    channel: str | None = None,
+    cursor: int | None = None,
+    limit: int = 100,
+) -> tuple[list[QuarantineRecord], bool]:
+    """Up to `limit` quarantined records with ids below `cursor`, newest first, filtered by
+    kind, reason code and channel; and whether more follow."""
+    query = select(QuarantineRecord).order_by(col(QuarantineRecord.id).desc()).limit(limit + 1)
+    if kind is not None:
+        query = query.where(QuarantineRecord.kind == kind)
+    if reason_code is not None:
+        query = query.where(QuarantineRecord.reason_code == reason_code)
+    if channel is not None:
+        query = query.where(QuarantineRecord.channel == channel)
+    if cursor is not None:
+        query = query.where(col(QuarantineRecord.id) < cursor)
+    rows = list(session.exec(query).all())
+    return rows[:limit], len(rows) > limit
+
+
 def replay(
     session: Session,
     policy: IngestPolicy,

@@ -5,5 +5,6 @@
 - `service`: a run: evaluate enabled rules, store new conditions as events (a unique dedupe
   key means one alert per condition, ever), then deliver;
 - `delivery`: Slack-compatible webhook posts with retries and an attempt log;
-- `manage`: rule changes with the audit trail; `cli`: `sentiment-service alerts`.
+- `manage`: rule changes with the audit trail; `history`: the event and delivery logs;
+  `cli`: `sentiment-service alerts`.
 """

@@ -93,6 +93,12 @@ def rule_visible(session: Session, rule: AlertRule, scope: AccountScope | None) 
     return session.exec(query.limit(1)).first() is not None
 
 
+def visible_rules(session: Session, scope: AccountScope | None = None) -> list[AlertRule]:
+    """Every rule `scope` may see (see `rule_visible`), oldest first."""
+    rules = session.exec(select(AlertRule).order_by(col(AlertRule.id))).all()
+    return [rule for rule in rules if rule_visible(session, rule, scope)]
+
+
 def get_rule(session: Session, rule_id: int, scope: AccountScope | None = None) -> AlertRule:
     """A rule by id, or NotFoundError (also for a rule `scope` may not see)."""
     rule = session.get(AlertRule, rule_id)

@@ -33,6 +33,7 @@ from sentiment_service import __version__
 from sentiment_service.storage.tables import (
     Account,
     AccountDailyRollup,
+    AccountDailyTopicRollup,
     CompetitorMention,
     LabelCorrection,
     Message,
@@ -116,6 +117,16 @@ def trend_facts(account_id: str | None = None) -> list[Select[Any]]:
         rollups = rollups.where(AccountDailyRollup.account_id == account_id)
         accounts = accounts.where(col(Account.id) == account_id)
     return [rollups, accounts, _active_version()]
+
+
+def topic_trend_facts(account_id: str | None) -> Select[Any]:
+    """What a topic trend reads beyond a plain trend's facts: the topic rollups (rewritten by
+    delete + insert, so the highest id moves with every change)."""
+    rollup = AccountDailyTopicRollup
+    facts = select(func.count(), func.max(rollup.id), func.max(rollup.updated_at))
+    if account_id is not None:
+        facts = facts.where(rollup.account_id == account_id)
+    return facts
 
 
 def _token(value: Any) -> str:

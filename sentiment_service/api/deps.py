@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -14,6 +14,9 @@ from sentiment_service.auth.permissions import Permission, allows
 from sentiment_service.model_hub import ModelHub
 from sentiment_service.settings import Settings
 from sentiment_service.storage.database import Database
+
+if TYPE_CHECKING:
+    from sentiment_service.model_jobs import ModelJobs
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 bearer = HTTPBearer(auto_error=False)
@@ -37,6 +40,11 @@ def get_metrics(request: Request) -> ApiMetrics:
 def get_models(request: Request) -> ModelHub:
     """The app's NLP models."""
     return request.app.state.models
+
+
+def get_model_jobs(request: Request) -> ModelJobs:
+    """The app's model job runner."""
+    return request.app.state.model_jobs
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

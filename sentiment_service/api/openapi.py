@@ -10,11 +10,17 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
+from pipelines.records import MessageRecord, MetricRecord, OutcomeRecord
 from sentiment_service.api.ratelimit import EXEMPT_PATHS
-from sentiment_service.api.routes import ingest
 from sentiment_service.api.schemas import ProblemDetails
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# The per-record schemas the batch bodies of /v1/messages, /v1/metrics and /v1/outcomes name.
+RECORD_SCHEMAS: dict[str, type[BaseModel]] = {
+    "MessageRecord": MessageRecord,
+    "MetricRecord": MetricRecord,
+    "OutcomeRecord": OutcomeRecord,
+}
 WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
 # Write operations that can never conflict: batches report per-record outcomes instead, and
 # ad-hoc scoring stores nothing.
@@ -85,7 +91,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        models: dict[str, type[BaseModel]] = {**ingest.SCHEMAS, "ProblemDetails": ProblemDetails}
+        models: dict[str, type[BaseModel]] = {**RECORD_SCHEMAS, "ProblemDetails": ProblemDetails}
         for name, model in models.items():
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(model_schema.pop("$defs", {}))

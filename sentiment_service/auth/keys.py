@@ -165,6 +165,11 @@ def authenticate_request(database: Database, key: str) -> Principal | None:
     return principal
 
 
+def list_keys(session: Session) -> list[ApiKey]:
+    """Every key, revoked ones included, oldest first."""
+    return list(session.exec(select(ApiKey).order_by(col(ApiKey.id))).all())
+
+
 def revoke_key(session: Session, key_id: int) -> ApiKey:
     """Mark a key revoked; it stops working at once."""
     row = session.get(ApiKey, key_id)

@@ -5,8 +5,8 @@ with the gate's verdict and a promote button.
 
 Forms are plain POSTs with the session's CSRF token (no inline script: the CSP forbids it);
 with htmx a label click swaps only the queue, and the jobs table polls while a job runs. The
-handlers call the same functions as the API (`put_sentiment_label`, `ModelJobs`), so checks,
-auditing and errors are identical.
+handlers call the same functions as the API (`correct_sentiment_label`, `ModelJobs`), so
+checks, auditing and errors are identical.
 """
 
 from __future__ import annotations
@@ -17,14 +17,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from sentiment_service.api.deps import DatabaseDep, ModelsDep
-from sentiment_service.api.routes.adaptations import (
-    adaptation_out,
-    get_model_jobs,
-    labels_out,
-)
-from sentiment_service.api.routes.labels import CorrectionIn, put_sentiment_label
+from sentiment_service.api.deps import DatabaseDep, ModelsDep, get_model_jobs
 from sentiment_service.auth.permissions import Permission
+from sentiment_service.corrections import CorrectionIn, correct_sentiment_label
 from sentiment_service.dashboard.routes import (
     LABELS,
     FormText,
@@ -40,6 +35,7 @@ from sentiment_service.dashboard.sessions import DashboardUser
 from sentiment_service.errors import NotReadyError, ServiceError
 from sentiment_service.evaluations import evaluation_history
 from sentiment_service.labelling_queue import labelling_queue
+from sentiment_service.model_job_views import adaptation_out, labels_out
 from sentiment_service.model_jobs import ACTIVE, ADAPTATION
 
 router = APIRouter(include_in_schema=False)
@@ -144,7 +140,9 @@ def post_queue_label(
     if label not in LABELS:
         raise PageError(422, "Invalid label", "Choose negative, neutral or positive.", user)
     try:
-        put_sentiment_label(message_id, CorrectionIn(label=label), user.principal, database)  # type: ignore[arg-type]
+        body = CorrectionIn(label=label)  # type: ignore[arg-type]
+        with database.session() as session:
+            correct_sentiment_label(session, message_id, body, actor=user.principal.actor)
     except ServiceError as problem:
         if problem.status_code == 404:
             raise _not_found(user, f"Message {message_id}") from None

@@ -3,7 +3,8 @@
 Every page needs a signed-in session (see `sessions`); forms that change data carry the
 session's CSRF token and need the same permission as the matching API endpoint: overrides
 need `admin`, sentiment-label corrections `evaluate` (analyst and admin). Form handlers call
-the API's own endpoint functions, so validation, auditing and errors are identical.
+the same service functions as those endpoints, so validation, auditing and errors are
+identical.
 
 A request sent by htmx (`HX-Request: true`) gets the changed fragment back; the same form
 without JavaScript gets a redirect (POST/redirect/GET) or, on invalid input, the whole page
@@ -27,14 +28,9 @@ from pydantic import ValidationError
 
 from sentiment_service import topic_insights as insights
 from sentiment_service.api.deps import DatabaseDep, ModelsDep
-from sentiment_service.api.routes.account_health import (
-    MAX_OVERRIDE_DAYS,
-    OverrideIn,
-    create_override,
-)
-from sentiment_service.api.routes.labels import CorrectionIn, put_sentiment_label
 from sentiment_service.auth.keys import KEY_PATTERN, authenticate_request
 from sentiment_service.auth.permissions import Permission, allows
+from sentiment_service.corrections import CorrectionIn, correct_sentiment_label
 from sentiment_service.dashboard import charts, views
 from sentiment_service.dashboard.sessions import (
     COOKIE_NAME,
@@ -45,6 +41,11 @@ from sentiment_service.dashboard.sessions import (
     open_session,
 )
 from sentiment_service.errors import NotReadyError, ServiceError
+from sentiment_service.health.manual_overrides import (
+    MAX_OVERRIDE_DAYS,
+    OverrideIn,
+    create_override,
+)
 from sentiment_service.storage.types import utcnow
 from sentiment_service.vocabulary import Source
 
@@ -591,7 +592,14 @@ def post_override(
     form, body = _parse_override(scorecard, band, score, reason, expires_on)
     if body is not None:
         try:
-            create_override(account_id, body, user.principal, database)
+            with database.session() as session:
+                create_override(
+                    session,
+                    account_id,
+                    body,
+                    actor=user.principal.actor,
+                    scope=user.principal.scope,
+                )
         except ServiceError as error:
             if error.status_code == 404:
                 raise _not_found(user, f"Account {account_id!r}") from None
@@ -643,7 +651,8 @@ def post_label(
         except ValidationError:
             error = "The note may be at most 2,000 characters."
         else:
-            put_sentiment_label(message_id, body, user.principal, database)
+            with database.session() as session:
+                correct_sentiment_label(session, message_id, body, actor=user.principal.actor)
     if error is None and not is_htmx(request):
         return RedirectResponse(
             f"/accounts/{quote(account_id)}?notice=label#evidence", status_code=303

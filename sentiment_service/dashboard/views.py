@@ -22,10 +22,10 @@ from pipelines.rollups import ALL_SOURCES
 from pipelines.snapshots import end_of_day
 from pipelines.topics import active_taxonomy
 from sentiment_service import topic_insights as insights
-from sentiment_service.api.routes.scorecards import criteria_items
 from sentiment_service.auth.scope import AccountScope, restrict_accounts
 from sentiment_service.health import service
 from sentiment_service.health.calibrate import outcome_probability
+from sentiment_service.health.criteria import CriterionOut, criteria_items
 from sentiment_service.health.overrides import effective_score
 from sentiment_service.health.scoring import HealthScore
 from sentiment_service.storage.tables import (
@@ -709,7 +709,7 @@ class CriteriaView:
     version: int
     description: str
     bands: list[dict[str, Any]]
-    components: list[dict[str, Any]]
+    components: list[CriterionOut]
     segment_overrides: list[dict[str, Any]]
 
 

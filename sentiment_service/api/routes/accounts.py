@@ -7,12 +7,10 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Path, Query, Response, status
-from pydantic import BaseModel, Field
-from sqlmodel import Session, col, select
+from pydantic import BaseModel
+from sqlmodel import Session
 
 from pipelines.ingest import IngestPolicy
-from pipelines.queue import active_version
-from pipelines.snapshots import end_of_day
 from pipelines.topics import active_taxonomy
 from sentiment_service import config_store
 from sentiment_service.accounts import (
@@ -25,6 +23,8 @@ from sentiment_service.accounts import (
     AccountSort,
     AccountTopicsWindowOut,
     NegativeMessageOut,
+    ScoredMessageOut,
+    account_messages,
     account_out,
     account_sentiment,
     account_top_topics,
@@ -36,22 +36,18 @@ from sentiment_service.accounts import (
 )
 from sentiment_service.accounts import list_accounts as read_accounts
 from sentiment_service.api.deps import DatabaseDep, Ingester, Reader, SettingsDep
-from sentiment_service.api.routes.account_health import (
-    OverrideOut,
-    _override_out,
-    latest_record,
-    score_view,
-)
 from sentiment_service.api.schemas import MAX_ID, Page
 from sentiment_service.errors import InvalidInputError
 from sentiment_service.health import service
+from sentiment_service.health.account_health import HealthScoreOut, health_of
+from sentiment_service.health.drift import DarkSource
+from sentiment_service.health.manual_overrides import OverrideOut, active_overrides
 from sentiment_service.health.scorecard import (
     UNKNOWN_BAND,
     Scorecard,
     load_default_scorecards,
 )
 from sentiment_service.quarantine import replay_for_account
-from sentiment_service.storage.tables import HealthOverride, Message, MessageScore
 from sentiment_service.storage.types import utcnow
 from sentiment_service.topic_insights import topic_names
 
@@ -96,9 +92,9 @@ def put_account(
 class AccountHealthSectionOut(BaseModel):
     """The account's health as GET /v1/accounts/{id}/health shows it, without evidence quotes."""
 
-    scores: list[dict[str, Any]]
+    scores: list[HealthScoreOut]
     not_scored_yet: list[str]
-    dark_sources: list[dict[str, Any]]
+    dark_sources: list[DarkSource]
 
 
 class AccountDetailOut(AccountOut):
@@ -112,35 +108,12 @@ class AccountDetailOut(AccountOut):
 
 
 def _health_section(session: Session, account_id: str, now: datetime) -> AccountHealthSectionOut:
-    scores, unscored, days = [], [], []
-    for versioned in service.active_scorecards(session):
-        record = latest_record(session, account_id, versioned.card.id, None)
-        if record is None:
-            unscored.append(versioned.card.id)
-        else:
-            scores.append(score_view(session, record, now, False))
-            days.append(record.as_of)
-    as_of = end_of_day(max(days)) if days else now  # the scores' day, not the wall clock
-    dark = service.account_dark_sources(session, account_id, as_of)
+    health = health_of(session, account_id, now, evidence=False)
     return AccountHealthSectionOut(
-        scores=scores,
-        not_scored_yet=unscored,
-        dark_sources=[d.model_dump(mode="json") for d in dark],
+        scores=health.scores,
+        not_scored_yet=health.not_scored_yet,
+        dark_sources=health.dark_sources,
     )
-
-
-def _active_overrides(session: Session, account_id: str, now: datetime) -> list[OverrideOut]:
-    rows = session.exec(
-        select(HealthOverride)
-        .where(
-            HealthOverride.account_id == account_id,
-            col(HealthOverride.removed_at).is_(None),
-            col(HealthOverride.created_at) <= now,
-            col(HealthOverride.expires_at) > now,
-        )
-        .order_by(col(HealthOverride.created_at).desc(), col(HealthOverride.id).desc())
-    ).all()
-    return [_override_out(row, now) for row in rows]
 
 
 @router.get(
@@ -185,7 +158,7 @@ def get_account(
         if "evidence" in sections:
             extra["evidence"] = negative_evidence(session, account_id)
         if "overrides" in sections:
-            extra["overrides"] = _active_overrides(session, account_id, now)
+            extra["overrides"] = active_overrides(session, account_id, now)
         return AccountDetailOut(**view.model_dump(), **extra)
 
 
@@ -257,27 +230,6 @@ def list_accounts(
     return Page[AccountListItemOut](items=items, next_cursor=next_cursor)
 
 
-class ScoredMessageOut(BaseModel):
-    """A stored message with its sentiment under the active model version."""
-
-    id: int
-    source: str
-    source_system: str
-    external_id: str
-    author_role: str
-    thread_id: str | None
-    created_at: datetime
-    text: str
-    duplicate_of: int | None = Field(
-        None, description="Set when flagged as a canned repeat of that message (not scored)"
-    )
-    duplicate_reason: str | None = None
-    label: str | None
-    score: float | None
-    model_version: str | None
-    sentences: list[dict[str, Any]] | None
-
-
 @router.get(
     "/{account_id}/messages",
     response_model=Page[ScoredMessageOut],
@@ -297,47 +249,14 @@ def list_account_messages(
 ) -> Page[ScoredMessageOut]:
     """Newest first; `label` filters on the model's (active version) label."""
     with database.session() as session:
-        visible_account(session, account_id, principal.scope)
-        version = active_version(session)
-        query = (
-            select(Message, MessageScore)
-            .join(
-                MessageScore,
-                (col(MessageScore.message_id) == col(Message.id))
-                & (col(MessageScore.model_version) == version),
-                isouter=label is None,
-            )
-            .where(Message.account_id == account_id)
-            .order_by(col(Message.id).desc())
-            .limit(limit + 1)
+        items, next_cursor = account_messages(
+            session,
+            account_id,
+            principal.scope,
+            source=source,
+            label=label,
+            author_role=author_role,
+            cursor=cursor,
+            limit=limit,
         )
-        if source is not None:
-            query = query.where(Message.source == source)
-        if author_role is not None:
-            query = query.where(Message.author_role == author_role)
-        if label is not None:
-            query = query.where(MessageScore.label == label)
-        if cursor is not None:
-            query = query.where(col(Message.id) < cursor)
-        rows = list(session.exec(query).all())
-    items = [
-        ScoredMessageOut(
-            id=m.id or 0,
-            source=m.source,
-            source_system=m.source_system,
-            external_id=m.external_id,
-            author_role=m.author_role,
-            thread_id=m.thread_id,
-            created_at=m.created_at,
-            text=m.text,
-            duplicate_of=m.duplicate_of,
-            duplicate_reason=m.duplicate_reason,
-            label=s.label if s else None,
-            score=s.score if s else None,
-            model_version=s.model_version if s else None,
-            sentences=s.sentences if s else None,
-        )
-        for m, s in rows[:limit]
-    ]
-    next_cursor = str(items[-1].id) if len(rows) > limit else None
     return Page[ScoredMessageOut](items=items, next_cursor=next_cursor)

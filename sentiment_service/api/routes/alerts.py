@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from weakref import WeakKeyDictionary
 
 from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
-from sqlmodel import col, select
 
 from pipelines.dates import Moment
-from sentiment_service.alerts import manage
+from sentiment_service.alerts import history, manage
 from sentiment_service.alerts.background import BackgroundDelivery
 from sentiment_service.alerts.delivery import CANCELLED, DELIVERED, PENDING, DeliveryPolicy
 from sentiment_service.alerts.rules import RuleKind, Scope, WebhookUrl, parse_params
@@ -24,9 +23,8 @@ from sentiment_service.api.schemas import MAX_ID, Page
 from sentiment_service.api.telemetry import ApiMetrics
 from sentiment_service.auth.keys import Principal
 from sentiment_service.auth.permissions import Permission, allows
-from sentiment_service.auth.scope import restrict_account_ids
 from sentiment_service.errors import InvalidInputError
-from sentiment_service.storage.tables import AlertDelivery, AlertEvent, AlertRule
+from sentiment_service.storage.tables import AlertRule
 from sentiment_service.storage.types import utcnow
 from sentiment_service.text_rules import NoNul
 
@@ -165,12 +163,7 @@ def list_rules(principal: Reader, database: DatabaseDep) -> list[RuleOut]:
     """Every rule, oldest first. Keys scoped to segments/owners see the rules over all
     accounts and those watching at least one account in their scope."""
     with database.session() as session:
-        rules = session.exec(select(AlertRule).order_by(col(AlertRule.id))).all()
-        return [
-            _out(rule, principal)
-            for rule in rules
-            if manage.rule_visible(session, rule, principal.scope)
-        ]
+        return [_out(rule, principal) for rule in manage.visible_rules(session, principal.scope)]
 
 
 @router.get("/rules/{rule_id}", response_model=RuleOut, summary="One alert rule")
@@ -245,7 +238,40 @@ def background_delivery(request: Request) -> BackgroundDelivery:
         return state.alert_delivery  # type: ignore[no-any-return]
 
 
-@router.post("/evaluate", summary="Evaluate every enabled rule now; deliver in the background")
+class RuleRunOut(BaseModel):
+    """What evaluating one rule found."""
+
+    rule_id: int
+    name: str
+    kind: str
+    conditions: int
+    new_events: int
+    error: str | None
+
+
+class AlertRunOut(BaseModel):
+    """The counts of one alert run (the delivery counts stay 0: delivery runs afterwards)."""
+
+    as_of: str = Field(description="The time the rules were evaluated at (ISO 8601)")
+    rules_evaluated: int
+    rules_failed: int
+    conditions: int
+    new_events: int
+    delivered: int
+    failed: int
+    skipped: int
+    attempts: int
+    attempts_by_status: dict[str, int]
+    pending: int = Field(description="Alerts waiting for delivery")
+    rules: list[RuleRunOut]
+    delivery: Literal["queued", "off"]
+
+
+@router.post(
+    "/evaluate",
+    response_model=AlertRunOut,
+    summary="Evaluate every enabled rule now; deliver in the background",
+)
 def evaluate(
     request: Request,
     _: Admin,
@@ -255,7 +281,7 @@ def evaluate(
         Moment | None, Query(description="Evaluate as of this time (default: now)")
     ] = None,
     deliver: Annotated[bool, Query(description="Post pending alerts to webhooks")] = True,
-) -> dict[str, Any]:
+) -> AlertRunOut:
     """Runs every enabled rule and stores the conditions not alerted before; with `deliver`,
     pending alerts (new ones and earlier failures) are then posted to their webhooks by a
     background worker, so the answer never waits on a webhook. Returns the counts (the
@@ -270,7 +296,9 @@ def evaluate(
     summary = run_once(database, DeliveryPolicy.from_settings(settings), as_of=as_of, deliver=False)
     if deliver:
         background_delivery(request).wake()
-    return {**summary.as_json(), "delivery": "queued" if deliver else "off"}
+    return AlertRunOut.model_validate(
+        {**summary.as_json(), "delivery": "queued" if deliver else "off"}
+    )
 
 
 @router.get("/events", response_model=Page[EventOut], summary="Alerts found, newest first")
@@ -289,19 +317,17 @@ def list_events(
     """Filter by rule, account or delivery status; page with `cursor`. Keys scoped to
     segments/owners see the alerts of accounts in their scope."""
     with database.session() as session:
-        query = select(AlertEvent).order_by(col(AlertEvent.id).desc()).limit(limit + 1)
-        query = restrict_account_ids(query, col(AlertEvent.account_id), principal.scope)
-        if rule_id is not None:
-            query = query.where(AlertEvent.rule_id == rule_id)
-        if account_id is not None:
-            query = query.where(AlertEvent.account_id == account_id)
-        if status_filter is not None:
-            query = query.where(AlertEvent.status == status_filter)
-        if cursor is not None:
-            query = query.where(col(AlertEvent.id) < cursor)
-        rows = list(session.exec(query).all())
-    items = [EventOut.model_validate(row, from_attributes=True) for row in rows[:limit]]
-    next_cursor = str(items[-1].id) if len(rows) > limit else None
+        rows, more = history.list_events(
+            session,
+            principal.scope,
+            rule_id=rule_id,
+            account_id=account_id,
+            status=status_filter,
+            cursor=cursor,
+            limit=limit,
+        )
+        items = [EventOut.model_validate(row, from_attributes=True) for row in rows]
+    next_cursor = str(items[-1].id) if more else None
     return Page[EventOut](items=items, next_cursor=next_cursor)
 
 
@@ -320,21 +346,15 @@ def list_deliveries(
     """Every attempt with its HTTP status or error; page with `cursor`. Keys scoped to
     segments/owners see the attempts of alerts of accounts in their scope."""
     with database.session() as session:
-        query = select(AlertDelivery).order_by(col(AlertDelivery.id).desc()).limit(limit + 1)
-        if principal.scope is not None:
-            visible_events = restrict_account_ids(
-                select(AlertEvent.id), col(AlertEvent.account_id), principal.scope
-            )
-            query = query.where(col(AlertDelivery.event_id).in_(visible_events))
-        if event_id is not None:
-            query = query.where(AlertDelivery.event_id == event_id)
-        if rule_id is not None:
-            query = query.where(AlertDelivery.rule_id == rule_id)
-        if ok is not None:
-            query = query.where(AlertDelivery.ok == ok)
-        if cursor is not None:
-            query = query.where(col(AlertDelivery.id) < cursor)
-        rows = list(session.exec(query).all())
-    items = [DeliveryOut.model_validate(row, from_attributes=True) for row in rows[:limit]]
-    next_cursor = str(items[-1].id) if len(rows) > limit else None
+        rows, more = history.list_deliveries(
+            session,
+            principal.scope,
+            event_id=event_id,
+            rule_id=rule_id,
+            ok=ok,
+            cursor=cursor,
+            limit=limit,
+        )
+        items = [DeliveryOut.model_validate(row, from_attributes=True) for row in rows]
+    next_cursor = str(items[-1].id) if more else None
     return Page[DeliveryOut](items=items, next_cursor=next_cursor)

@@ -12,7 +12,6 @@ from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
-from sqlmodel import col, select
 
 from evaluation.datasets import DatasetError, EvalDataset, load_dataset
 from evaluation.report import render_report
@@ -23,7 +22,7 @@ from pipelines.redaction import PiiRedactor
 from sentiment_service import evaluations
 from sentiment_service.api.deps import DatabaseDep, Evaluator, ModelsDep, SettingsDep
 from sentiment_service.api.schemas import MAX_ID
-from sentiment_service.errors import InvalidInputError, NotFoundError, PayloadTooLargeError
+from sentiment_service.errors import InvalidInputError, PayloadTooLargeError
 from sentiment_service.storage.tables import EvaluationRun
 
 router = APIRouter(prefix="/v1/evaluations", tags=["evaluation"])
@@ -178,20 +177,15 @@ def list_evaluations(
 ) -> list[RunOut]:
     """Runs, to follow accuracy across model versions and datasets."""
     with database.session() as session:
-        query = select(EvaluationRun).order_by(col(EvaluationRun.id).desc()).limit(limit)
-        if model_name is not None:
-            query = query.where(EvaluationRun.model_name == model_name)
-        if dataset_name is not None:
-            query = query.where(EvaluationRun.dataset_name == dataset_name)
-        return [_run_out(run) for run in session.exec(query).all()]
+        runs = evaluations.list_runs(
+            session, model_name=model_name, dataset_name=dataset_name, limit=limit
+        )
+        return [_run_out(run) for run in runs]
 
 
 def _get_run(database: DatabaseDep, run_id: int) -> EvaluationRun:
     with database.session() as session:
-        run = session.get(EvaluationRun, run_id)
-    if run is None:
-        raise NotFoundError(f"evaluation run {run_id} does not exist", field="run_id")
-    return run
+        return evaluations.get_run(session, run_id)
 
 
 RunId = Annotated[int, PathParam(ge=1, le=MAX_ID)]

@@ -12,15 +12,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from pipelines.dates import Moment
 from pipelines.features import FEATURE_CATALOG, account_features, as_json
+from sentiment_service.accounts import account_ids
 from sentiment_service.api import caching
 from sentiment_service.api.deps import DatabaseDep, Reader
-from sentiment_service.auth.scope import AccountScope, restrict_accounts, scope_token
+from sentiment_service.auth.scope import AccountScope, scope_token
 from sentiment_service.errors import InvalidInputError
-from sentiment_service.storage.tables import Account
 from sentiment_service.storage.types import utcnow
 
 router = APIRouter(prefix="/v1/features", tags=["features"])
@@ -67,10 +67,7 @@ def _account_ids(
                 f"at most {MAX_ACCOUNTS} accounts per request", field="accounts"
             )
         return ids
-    query = restrict_accounts(select(Account.id), scope).order_by(col(Account.id)).limit(limit + 1)
-    if cursor:
-        query = query.where(col(Account.id) > cursor)
-    return list(session.exec(query).all())
+    return account_ids(session, scope, after=cursor, limit=limit + 1)
 
 
 @router.get("/catalog", summary="Feature names and definitions")
@@ -133,8 +130,7 @@ def _rows(
 ) -> Iterator[list[Any]]:
     """One row per account in `scope` (None: every account), in batches."""
     with database.session() as session:
-        query = restrict_accounts(select(Account.id), scope).order_by(col(Account.id))
-        all_ids = list(session.exec(query).all())
+        all_ids = account_ids(session, scope)
     for start in range(0, len(all_ids), EXPORT_BATCH):
         batch = all_ids[start : start + EXPORT_BATCH]
         with database.session() as session:

@@ -8,7 +8,6 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from pipelines.ingest import Ingestor, IngestPolicy
-from pipelines.records import MessageRecord, MetricRecord, OutcomeRecord
 from sentiment_service.api.deps import DatabaseDep, Ingester, MetricsDep, SettingsDep
 from sentiment_service.api.schemas import BatchOut, RawRecords
 from sentiment_service.auth.keys import Principal
@@ -61,13 +60,6 @@ def _ingest(
     for status, count in result.counts().items():
         metrics.ingested.labels(kind, status).inc(count)
     return BatchOut.from_result(result)
-
-
-SCHEMAS = {
-    "MessageRecord": MessageRecord,
-    "MetricRecord": MetricRecord,
-    "OutcomeRecord": OutcomeRecord,
-}
 
 
 @router.post("/messages", response_model=BatchOut, summary="Ingest a batch of messages")

@@ -11,12 +11,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from sqlmodel import col, select
 
 from sentiment_service.api.deps import Admin, DatabaseDep
 from sentiment_service.api.schemas import MAX_ID
 from sentiment_service.audit import record_change
 from sentiment_service.auth.keys import create_key, key_scope, revoke_key
+from sentiment_service.auth.keys import list_keys as stored_keys
 from sentiment_service.auth.scope import (
     MAX_OWNER_CHARS,
     MAX_SCOPE_VALUES,
@@ -160,7 +160,7 @@ def post_key(body: KeyIn, principal: Admin, database: DatabaseDep) -> NewKeyOut:
 def list_keys(_: Admin, database: DatabaseDep) -> list[KeyOut]:
     """All keys, revoked ones included."""
     with database.session() as session:
-        return [_out(row) for row in session.exec(select(ApiKey).order_by(col(ApiKey.id))).all()]
+        return [_out(row) for row in stored_keys(session)]
 
 
 @router.delete("/{key_id}", response_model=KeyOut, summary="Revoke an API key")

@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, Field
-from sqlmodel import col, select
+from pydantic import BaseModel
 
 from sentiment_service import evaluations
 from sentiment_service.api.deps import DatabaseDep, Evaluator
 from sentiment_service.api.schemas import MAX_ID
-from sentiment_service.audit import record_change
-from sentiment_service.errors import NotFoundError
-from sentiment_service.storage.tables import LabelCorrection, LabelledSet, Message
-from sentiment_service.text_rules import StripNul
+from sentiment_service.corrections import CorrectionIn, CorrectionOut, correct_sentiment_label
 
 router = APIRouter(prefix="/v1", tags=["evaluation"])
-
-
-class CorrectionIn(BaseModel):
-    """The sentiment a person says a message has."""
-
-    label: Literal["negative", "neutral", "positive"]
-    note: Annotated[str, StripNul] | None = Field(None, max_length=2000)
-
-
-class CorrectionOut(CorrectionIn):
-    """A stored correction."""
-
-    id: int
-    message_id: int
-    corrected_by: str
-    corrected_at: datetime
 
 
 class LabelledSetOut(BaseModel):
@@ -60,40 +40,13 @@ def put_sentiment_label(
 ) -> CorrectionOut:
     """Store a correction beside the model output; it joins the `corrections` labelled set."""
     with database.session() as session:
-        if session.get(Message, message_id) is None:
-            raise NotFoundError(f"message {message_id} does not exist", field="message_id")
-        correction = LabelCorrection(
-            message_id=message_id,
-            label=body.label,
-            note=body.note,
-            corrected_by=principal.actor,
-        )
-        session.add(correction)
-        session.flush()
-        record_change(
-            session,
-            actor=principal.actor,
-            action="label.correct",
-            entity_type="message",
-            entity_id=str(message_id),
-            before=None,
-            after=body.model_dump(),
-        )
-        return CorrectionOut(
-            id=correction.id or 0,
-            message_id=message_id,
-            label=body.label,
-            note=body.note,
-            corrected_by=correction.corrected_by,
-            corrected_at=correction.corrected_at,
-        )
+        return correct_sentiment_label(session, message_id, body, actor=principal.actor)
 
 
 @router.get("/labelled-sets", response_model=list[LabelledSetOut], summary="Labelled sets")
 def list_labelled_sets(_: Evaluator, database: DatabaseDep) -> list[LabelledSetOut]:
     """Uploaded sets, plus `corrections` when people have corrected labels."""
     with database.session() as session:
-        stored = session.exec(select(LabelledSet).order_by(col(LabelledSet.id))).all()
         out = [
             LabelledSetOut(
                 name=s.name,
@@ -103,7 +56,7 @@ def list_labelled_sets(_: Evaluator, database: DatabaseDep) -> list[LabelledSetO
                 created_at=s.created_at,
                 created_by=s.created_by,
             )
-            for s in stored
+            for s in evaluations.stored_labelled_sets(session)
         ]
         if evaluations.CORRECTIONS_SET in evaluations.labelled_set_names(session):
             corrections = evaluations.corrections_dataset(session)

@@ -8,11 +8,11 @@ from typing import Any
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
-from sqlmodel import col, select
 
 from sentiment_service.api.deps import Admin, DatabaseDep, Evaluator, ModelsDep
 from sentiment_service.audit import record_change
 from sentiment_service.promotion import DEFAULT_TOLERANCE, evaluate_candidate
+from sentiment_service.promotion import list_promotions as stored_promotions
 from sentiment_service.storage.tables import ModelPromotion
 
 router = APIRouter(prefix="/v1/models/promotions", tags=["evaluation"])
@@ -86,5 +86,4 @@ def post_promotion(
 def list_promotions(_: Evaluator, database: DatabaseDep) -> list[PromotionOut]:
     """Newest first, with the stored comparison."""
     with database.session() as session:
-        rows = session.exec(select(ModelPromotion).order_by(col(ModelPromotion.id).desc())).all()
-        return [_out(row) for row in rows]
+        return [_out(row) for row in stored_promotions(session)]

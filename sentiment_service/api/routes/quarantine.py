@@ -7,11 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlmodel import col, select
 
 from sentiment_service.api.deps import DatabaseDep, QuarantineReader
 from sentiment_service.api.schemas import MAX_ID, Page
-from sentiment_service.storage.tables import QuarantineRecord
+from sentiment_service.quarantine import list_quarantined
 
 router = APIRouter(prefix="/v1/quarantine", tags=["ingestion"])
 
@@ -44,16 +43,14 @@ def list_quarantine(
 ) -> Page[QuarantineOut]:
     """Newest first."""
     with database.session() as session:
-        query = select(QuarantineRecord).order_by(col(QuarantineRecord.id).desc()).limit(limit + 1)
-        if kind is not None:
-            query = query.where(QuarantineRecord.kind == kind)
-        if reason_code is not None:
-            query = query.where(QuarantineRecord.reason_code == reason_code)
-        if channel is not None:
-            query = query.where(QuarantineRecord.channel == channel)
-        if cursor is not None:
-            query = query.where(col(QuarantineRecord.id) < cursor)
-        rows = list(session.exec(query).all())
+        rows, more = list_quarantined(
+            session,
+            kind=kind,
+            reason_code=reason_code,
+            channel=channel,
+            cursor=cursor,
+            limit=limit,
+        )
     items = [
         QuarantineOut(
             id=row.id or 0,
@@ -66,7 +63,7 @@ def list_quarantine(
             raw_payload=row.raw_payload,
             received_at=row.received_at,
         )
-        for row in rows[:limit]
+        for row in rows
     ]
-    next_cursor = str(items[-1].id) if len(rows) > limit else None
+    next_cursor = str(items[-1].id) if more else None
     return Page[QuarantineOut](items=items, next_cursor=next_cursor)

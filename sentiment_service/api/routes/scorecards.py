@@ -18,6 +18,8 @@ from sentiment_service.errors import InvalidInputError, NotFoundError
 from sentiment_service.health import service
 from sentiment_service.health.backtest import backtest_chart_png, compare_backtests
 from sentiment_service.health.calibrate import calibrate_bands
+from sentiment_service.health.criteria import CriteriaOut, scorecard_criteria
+from sentiment_service.health.drift import LabelDrift
 from sentiment_service.health.scorecard import Scorecard, scorecard_to_dict
 from sentiment_service.text_rules import StripNul
 
@@ -154,46 +156,40 @@ CRITERIA_CSS = (
 )
 
 
-def _transform_words(transform: Any, direction: str) -> str:
-    better = "higher" if direction == "higher_is_better" else "lower"
-    kind = transform.type
-    if kind == "min_max":
-        return f"linear between {transform.lo:g} and {transform.hi:g} ({better} is better)"
-    if kind == "bands":
-        steps = ", ".join(f"up to {upper:g}: {points:g} pts" for upper, points in transform.steps)
-        return f"bands: {steps}; above: {transform.above:g} pts"
-    if kind == "percentile":
-        return f"percentile among segment peers ({better} is better)"
-    return f"halves every {transform.half_life_days:g} days of age"
-
-
-def criteria_items(card: Scorecard) -> list[dict[str, Any]]:
-    total = sum(c.weight for c in card.components)
-    return [
-        {
-            "name": c.name,
-            "label": c.label,
-            "feature": c.feature,
-            "kind": c.kind,
-            "description": c.description,
-            "transform": _transform_words(c.transform, c.direction),
-            "direction": c.direction,
-            "weight": c.weight,
-            "weight_share": round(c.weight / total, 3),
-            "freshness_days": c.freshness_days,
-        }
-        for c in card.components
-    ]
+def _criteria_page(criteria: CriteriaOut) -> str:
+    """The criteria as a standalone HTML page."""
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(str(getattr(item, k)))}</td>"
+            for k in ("label", "description", "transform", "weight_share", "freshness_days")
+        )
+        + "</tr>"
+        for item in criteria.components
+    )
+    band_text = ", ".join(f"{html.escape(b.name)} ≥ {b.min_score:g}" for b in criteria.bands)
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(criteria.name)} criteria</title>"
+        f"<style>{CRITERIA_CSS}</style></head><body>"
+        f"<h1>{html.escape(criteria.name)} <small>v{criteria.version}</small></h1>"
+        f"<p>{html.escape(criteria.description)}</p><p><strong>Bands:</strong> {band_text}</p>"
+        "<table><thead><tr><th>Component</th><th>What it measures</th><th>How it scores</th>"
+        f"<th>Weight share</th><th>Fresh for (days)</th></tr></thead><tbody>{rows}</tbody></table>"
+        "<p>Missing or stale components are left out (never counted as zero) and lower the "
+        "score's confidence.</p></body></html>"
+    )
 
 
 @router.get(
     "/{card_id}/criteria",
     summary="Each component in plain words (JSON or HTML)",
-    response_model=None,
+    response_model=CriteriaOut,
     responses={
         200: {
             "description": "JSON, or with `format=html` a page",
-            "content": {"application/json": {}, "text/html": {"schema": {"type": "string"}}},
+            "content": {"text/html": {"schema": {"type": "string"}}},
         }
     },
 )
@@ -202,56 +198,42 @@ def criteria(
     _: Reader,
     database: DatabaseDep,
     format: Annotated[str, Query(pattern="^(json|html)$")] = "json",
-) -> dict[str, Any] | HTMLResponse:
+) -> CriteriaOut | HTMLResponse:
     """What each component measures, how it becomes points, its weight and freshness window."""
     found = _get(database, card_id)
-    card = found.card
-    items = criteria_items(card)
-    bands = [{"name": b.name, "min_score": b.min_score} for b in card.bands]
-    overrides = [
-        {"match": o.match, "weights": o.weights, "adds": [a.name for a in o.add_components]}
-        for o in card.segment_overrides
-    ]
+    out = scorecard_criteria(found.card, found.version)
     if format == "json":
-        return {
-            "id": card.id,
-            "version": found.version,
-            "name": card.name,
-            "objective": card.objective,
-            "description": card.description,
-            "bands": bands,
-            "components": items,
-            "segment_overrides": overrides,
-        }
-    rows = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{html.escape(str(item[k]))}</td>"
-            for k in ("label", "description", "transform", "weight_share", "freshness_days")
-        )
-        + "</tr>"
-        for item in items
-    )
-    band_text = ", ".join(f"{html.escape(b['name'])} ≥ {b['min_score']:g}" for b in bands)
-    page = (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{html.escape(card.name)} criteria</title>"
-        f"<style>{CRITERIA_CSS}</style></head><body>"
-        f"<h1>{html.escape(card.name)} <small>v{found.version}</small></h1>"
-        f"<p>{html.escape(card.description)}</p><p><strong>Bands:</strong> {band_text}</p>"
-        "<table><thead><tr><th>Component</th><th>What it measures</th><th>How it scores</th>"
-        f"<th>Weight share</th><th>Fresh for (days)</th></tr></thead><tbody>{rows}</tbody></table>"
-        "<p>Missing or stale components are left out (never counted as zero) and lower the "
-        "score's confidence.</p></body></html>"
-    )
-    return HTMLResponse(page)
+        return out
+    return HTMLResponse(_criteria_page(out))
 
 
-@router.post("/{card_id}/preview", summary="What a proposed version would change")
-def preview(
-    card_id: CardId, body: PreviewIn, _: Evaluator, database: DatabaseDep
-) -> dict[str, Any]:
+class PreviewChangeOut(BaseModel):
+    """One account's score under the version in force and under the proposed one."""
+
+    account_id: str
+    old_score: float | None
+    old_band: str | None
+    new_score: float | None
+    new_band: str
+    change: float | None
+    band_changed: bool
+
+
+class PreviewOut(BaseModel):
+    """What the proposed scorecard would change, largest score change first."""
+
+    day: date
+    accounts: int
+    band_changes: int
+    changes: list[PreviewChangeOut]
+
+
+@router.post(
+    "/{card_id}/preview",
+    response_model=PreviewOut,
+    summary="What a proposed version would change",
+)
+def preview(card_id: CardId, body: PreviewIn, _: Evaluator, database: DatabaseDep) -> PreviewOut:
     """Scores under the proposed scorecard next to the version in force, per account."""
     if body.scorecard.id != card_id:
         raise InvalidInputError("scorecard.id must match the path", field="scorecard.id")
@@ -259,12 +241,12 @@ def preview(
     with database.session() as session:
         day = body.day or service.data_end(session) or date.today()
         changes = service.preview_scorecard(session, body.scorecard, day)
-    return {
-        "day": day.isoformat(),
-        "accounts": len(changes),
-        "band_changes": sum(c["band_changed"] for c in changes),
-        "changes": changes,
-    }
+    return PreviewOut(
+        day=day,
+        accounts=len(changes),
+        band_changes=sum(c["band_changed"] for c in changes),
+        changes=[PreviewChangeOut(**c) for c in changes],
+    )
 
 
 def _backtests(
@@ -291,7 +273,64 @@ def _backtests(
         }
 
 
-@router.get("/{card_id}/backtest", summary="Backtest against outcomes")
+class BacktestItemOut(BaseModel):
+    """One account of a backtest: when it was scored and what happened."""
+
+    account_id: str
+    as_of: date
+    outcome: str
+    occurred_on: date
+    score: float | None
+    band: str
+    effective_score: float | None = Field(description="With overrides in force then")
+    effective_band: str
+
+
+class BacktestRunOut(BaseModel):
+    """One scorecard version's backtest."""
+
+    result: dict[str, Any] = Field(description="AUC, precision/recall, lift, calibration")
+    overrides: dict[str, Any] = Field(description="Did people beat the model?")
+    items: list[BacktestItemOut]
+
+
+class BacktestOut(BaseModel):
+    """Backtests per variant (`{card}@{version}`, `{card}_without_sentiment`); `comparison`
+    only when there are two."""
+
+    backtests: dict[str, BacktestRunOut]
+    comparison: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The second variant against the first (absent with one variant)",
+    )
+
+
+def _backtest_run(bt: service.ScorecardBacktest) -> BacktestRunOut:
+    return BacktestRunOut(
+        result=bt.result.model_dump(mode="json", exclude={"roc"}),
+        overrides=bt.overrides.model_dump(mode="json", exclude={"computed", "effective"}),
+        items=[
+            BacktestItemOut(
+                account_id=i.account_id,
+                as_of=i.as_of,
+                outcome=i.outcome,
+                occurred_on=i.occurred_on,
+                score=i.score,
+                band=i.band,
+                effective_score=i.effective_score,
+                effective_band=i.effective_band,
+            )
+            for i in bt.items
+        ],
+    )
+
+
+@router.get(
+    "/{card_id}/backtest",
+    response_model=BacktestOut,
+    response_model_exclude_unset=True,
+    summary="Backtest against outcomes",
+)
 def backtest(
     card_id: CardId,
     _: Evaluator,
@@ -300,33 +339,15 @@ def backtest(
     compare: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
     horizon_days: Annotated[int, Query(ge=0, le=730)] = 30,
     without_sentiment: bool = False,
-) -> dict[str, Any]:
+) -> BacktestOut:
     """AUC, precision/recall and lift of the flagged band, calibration, and the override check
     ("did people beat the model?"), per version; with `compare` or `without_sentiment`, the
     difference too. Accounts are scored `horizon_days` before their outcome."""
     results = _backtests(database, card_id, version, compare, horizon_days, without_sentiment)
-    out: dict[str, Any] = {
-        "backtests": {
-            name: {
-                "result": bt.result.model_dump(mode="json", exclude={"roc"}),
-                "overrides": bt.overrides.model_dump(
-                    mode="json", exclude={"computed", "effective"}
-                ),
-                "items": [
-                    {
-                        **{k: v for k, v in vars(i).items() if k != "points"},
-                        "as_of": i.as_of.isoformat(),
-                        "occurred_on": i.occurred_on.isoformat(),
-                    }
-                    for i in bt.items
-                ],
-            }
-            for name, bt in results.items()
-        }
-    }
+    out = BacktestOut(backtests={name: _backtest_run(bt) for name, bt in results.items()})
     names = list(results)
     if len(names) > 1:
-        out["comparison"] = [
+        out.comparison = [
             d.model_dump(mode="json")
             for d in compare_backtests(results[names[0]].result, results[names[1]].result)
         ]
@@ -361,13 +382,27 @@ def backtest_chart(
     return Response(png, media_type="image/png")
 
 
-@router.post("/{card_id}/suggest-weights", summary="Fit weights on outcomes (stored as a draft)")
+class SuggestedWeightsOut(BaseModel):
+    """The draft version with fitted weights, and its backtest beside the current one."""
+
+    draft_version: int
+    weights: dict[str, float] = Field(description="The draft's weight per component")
+    diagnostics: dict[str, Any]
+    current: dict[str, Any] = Field(description="Backtest of the version in force")
+    draft: dict[str, Any] = Field(description="Backtest of the draft")
+
+
+@router.post(
+    "/{card_id}/suggest-weights",
+    response_model=SuggestedWeightsOut,
+    summary="Fit weights on outcomes (stored as a draft)",
+)
 def post_suggest_weights(
     card_id: CardId,
     principal: Evaluator,
     database: DatabaseDep,
     horizon_days: Annotated[int, Query(ge=0, le=730)] = 30,
-) -> dict[str, Any]:
+) -> SuggestedWeightsOut:
     """A regularised logistic fit of outcomes on component points gives a draft version with
     its backtest next to the current one. The draft is never published automatically."""
     current = _get(database, card_id)
@@ -386,13 +421,13 @@ def post_suggest_weights(
             draft=True,
         )
         after = service.backtest_scorecard(session, draft, horizon_days=horizon_days, basis="event")
-    return {
-        "draft_version": draft.version,
-        "weights": {c.name: c.weight for c in suggestion.draft.components},
-        "diagnostics": suggestion.diagnostics.model_dump(mode="json"),
-        "current": before.result.model_dump(mode="json", exclude={"roc"}),
-        "draft": after.result.model_dump(mode="json", exclude={"roc"}),
-    }
+    return SuggestedWeightsOut(
+        draft_version=draft.version,
+        weights={c.name: c.weight for c in suggestion.draft.components},
+        diagnostics=suggestion.diagnostics.model_dump(mode="json"),
+        current=before.result.model_dump(mode="json", exclude={"roc"}),
+        draft=after.result.model_dump(mode="json", exclude={"roc"}),
+    )
 
 
 class ThresholdProposalOut(BaseModel):
@@ -467,14 +502,40 @@ def post_calibrate_bands(
     return BandCalibrationOut.model_validate(result.as_dict())
 
 
-@router.get("/{card_id}/drift", summary="Component and sentiment-model drift")
+class ComponentDriftOut(BaseModel):
+    """PSI of one component's points (or of the score) between the two days."""
+
+    name: str
+    psi: float
+    status: str
+    n_reference: int
+    n_current: int
+
+
+class DriftOut(BaseModel):
+    """Component drift between two stored scoring days, and sentiment label drift."""
+
+    day: date
+    reference_day: date
+    components: list[ComponentDriftOut]
+    sentiment_labels: LabelDrift | None = Field(
+        description="Label mix of the last 30 days against the 90 before"
+    )
+    note: str | None
+
+
+@router.get(
+    "/{card_id}/drift",
+    response_model=DriftOut,
+    summary="Component and sentiment-model drift",
+)
 def drift(
     card_id: CardId,
     _: Evaluator,
     database: DatabaseDep,
     day: Day | None = None,
     reference_days: Annotated[int, Query(ge=1, le=365)] = 28,
-) -> dict[str, Any]:
+) -> DriftOut:
     """PSI of each component's points (stored scores on `day` vs `reference_days` earlier), and
     of the sentiment model's label mix (last 30 days vs the 90 before)."""
     _get(database, card_id)
@@ -483,12 +544,12 @@ def drift(
         reference = day - timedelta(days=reference_days)
         components = service.component_drift(session, card_id, day, reference)
         labels = service.sentiment_label_drift(session, end_of_day(day))
-    return {
-        "day": day.isoformat(),
-        "reference_day": reference.isoformat(),
-        "components": components,
-        "sentiment_labels": labels.model_dump(mode="json") if labels else None,
-        "note": None
+    return DriftOut(
+        day=day,
+        reference_day=reference,
+        components=[ComponentDriftOut(**c) for c in components],
+        sentiment_labels=labels,
+        note=None
         if components
         else "no stored scores on one of the two days; run `sentiment-service health score`",
-    }
+    )

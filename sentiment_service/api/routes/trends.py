@@ -7,26 +7,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import Select, func
-from sqlmodel import Session, col, select
+from sqlalchemy import Select
+from sqlmodel import Session
 
 from pipelines.dates import Day
-from pipelines.queue import active_version
-from pipelines.rollups import ALL_SOURCES, day_bounds
+from pipelines.rollups import ALL_SOURCES
 from pipelines.topics import active_taxonomy
 from sentiment_service.accounts import AccountId, visible_account
 from sentiment_service.api import caching
 from sentiment_service.api.deps import DatabaseDep, Reader
-from sentiment_service.auth.scope import AccountScope, restrict_accounts, scope_token
+from sentiment_service.auth.scope import scope_token
 from sentiment_service.errors import InvalidInputError
-from sentiment_service.storage.tables import (
-    Account,
-    AccountDailyRollup,
-    AccountDailyTopicRollup,
-    Message,
-    MessageScore,
-)
-from sentiment_service.trends import DailyCounts, Granularity, TrendPoint, daily_counts, trend
+from sentiment_service.trend_data import daily_rows, portfolio_accounts
+from sentiment_service.trends import Granularity, TrendPoint, trend
 from sentiment_service.vocabulary import Source
 
 router = APIRouter(prefix="/v1", tags=["sentiment"])
@@ -57,20 +50,6 @@ LanguageFilter = Annotated[
 ]
 
 
-# The accounts a trend sums: a list of ids, a sub-query of ids, or None for every account.
-AccountFilter = list[str] | Select[Any] | None
-
-
-def _portfolio_accounts(segment: str | None, scope: AccountScope | None) -> AccountFilter:
-    """The accounts of a portfolio trend: those of `segment` (if given) within `scope`."""
-    if segment is None and scope is None:
-        return None
-    query = select(Account.id)
-    if segment is not None:
-        query = query.where(Account.segment == segment)
-    return restrict_accounts(query, scope)
-
-
 class TrendPointOut(BaseModel):
     """One bucket: counts, mean score in [-1, 1] and class shares of scored messages."""
 
@@ -92,103 +71,6 @@ class TrendOut(BaseModel):
     topic: str | None
     language: str | None = None
     points: list[TrendPointOut]
-
-
-def _within(
-    query: Any,
-    rollup: type[AccountDailyRollup] | type[AccountDailyTopicRollup],
-    since: date | None,
-    until: date | None,
-    accounts: AccountFilter,
-) -> Any:
-    """`query` limited to the given accounts (ids or a sub-query of ids) and days."""
-    if accounts is not None:
-        query = query.where(col(rollup.account_id).in_(accounts))
-    if since is not None:
-        query = query.where(col(rollup.day) >= since)
-    if until is not None:
-        query = query.where(col(rollup.day) <= until)
-    return query
-
-
-def _daily(
-    session: Session,
-    source: str,
-    since: date | None,
-    until: date | None,
-    accounts: AccountFilter,
-) -> list[DailyCounts]:
-    query = select(AccountDailyRollup).where(AccountDailyRollup.source == source)
-    return [
-        DailyCounts(
-            r.day, r.message_count, r.scored_count, r.score_sum, r.negative_count, r.positive_count
-        )
-        for r in session.exec(_within(query, AccountDailyRollup, since, until, accounts)).all()
-    ]
-
-
-def _topic_daily(
-    session: Session,
-    topic: str,
-    since: date | None,
-    until: date | None,
-    accounts: AccountFilter,
-) -> list[DailyCounts]:
-    """A topic's daily rollups as trend rows: mentions stand for messages, and the topic's
-    aspect sentiment for the messages' scores."""
-    rollup = AccountDailyTopicRollup
-    query = _within(select(rollup).where(rollup.topic == topic), rollup, since, until, accounts)
-    return [
-        DailyCounts(
-            r.day, r.mentions, r.scored_count, r.score_sum, r.negative_count, r.positive_count
-        )
-        for r in session.exec(query).all()
-    ]
-
-
-def _language_daily(
-    session: Session,
-    language: str,
-    source: str,
-    since: date | None,
-    until: date | None,
-    accounts: AccountFilter,
-) -> list[DailyCounts]:
-    """Daily counts of the customer messages in one language, from the messages and their
-    scores under the active model version (rollups have no language dimension)."""
-    version = active_version(session)
-    query = select(Message.created_at, MessageScore.label, MessageScore.score).join(
-        MessageScore,
-        (col(MessageScore.message_id) == col(Message.id))
-        & (col(MessageScore.model_version) == (version or "")),
-        isouter=True,
-    )
-    matches = (col(Message.language) == language) | col(Message.language).like(f"{language}-%")
-    if language == "en":
-        matches = matches | col(Message.language).is_(None)
-    query = query.where(matches, Message.author_role == "customer")
-    query = query.where(col(Message.account_id).is_not(None))
-    if source != ALL_SOURCES:
-        query = query.where(Message.source == source)
-    if accounts is not None:
-        query = query.where(col(Message.account_id).in_(accounts))
-    if since is not None:
-        query = query.where(col(Message.created_at) >= day_bounds(since)[0])
-    if until is not None:
-        query = query.where(col(Message.created_at) < day_bounds(until)[1])
-    return daily_counts(
-        (created.date(), label, score) for created, label, score in session.exec(query).all()
-    )
-
-
-def _topic_facts(account_id: str | None) -> Select[Any]:
-    """What a topic trend reads beyond a plain trend's facts: the topic rollups (rewritten by
-    delete + insert, so the highest id moves with every change)."""
-    rollup = AccountDailyTopicRollup
-    facts = select(func.count(), func.max(rollup.id), func.max(rollup.updated_at))
-    if account_id is not None:
-        facts = facts.where(rollup.account_id == account_id)
-    return facts
 
 
 def _out(points: list[TrendPoint]) -> list[TrendPointOut]:
@@ -219,23 +101,7 @@ def _check_topic(
 
 def _facts(account_id: str | None, topic: str | None) -> list[Select[Any]]:
     facts = caching.trend_facts(account_id)
-    return facts if topic is None else [*facts, _topic_facts(account_id)]
-
-
-def _rows(
-    session: Session,
-    topic: str | None,
-    source: str,
-    since: date | None,
-    until: date | None,
-    accounts: AccountFilter,
-    language: str | None = None,
-) -> list[DailyCounts]:
-    if topic is not None:
-        return _topic_daily(session, topic, since, until, accounts)
-    if language is not None:
-        return _language_daily(session, language, source, since, until, accounts)
-    return _daily(session, source, since, until, accounts)
+    return facts if topic is None else [*facts, caching.topic_trend_facts(account_id)]
 
 
 @router.get(
@@ -266,7 +132,7 @@ def account_trend(
         current = caching.validators(session, request, _facts(account_id, topic))
         if (unchanged := caching.not_modified(request, current)) is not None:
             return unchanged
-        rows = _rows(session, topic, source, since, until, [account_id], language)
+        rows = daily_rows(session, topic, source, since, until, [account_id], language)
     caching.set_headers(response, current)
     return TrendOut(
         scope=f"account:{account_id}",
@@ -305,8 +171,8 @@ def portfolio_trend(
         current = caching.validators(session, request, _facts(None, topic), extra=extra)
         if (unchanged := caching.not_modified(request, current)) is not None:
             return unchanged
-        accounts = _portfolio_accounts(segment, scope)
-        rows = _rows(session, topic, source, since, until, accounts, language)
+        accounts = portfolio_accounts(segment, scope)
+        rows = daily_rows(session, topic, source, since, until, accounts, language)
     caching.set_headers(response, current)
     return TrendOut(
         scope=f"segment:{segment}" if segment else "portfolio",
