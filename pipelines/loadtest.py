@@ -4,6 +4,8 @@ open-loop asyncio HTTP client with mixed ingestion and reads; then an exactly-on
     sentiment-service bench load --duration 180 --rate 3
     sentiment-service bench load --duration 180 --rate 3 \
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/loadtest
+    sentiment-service bench load --profile reads --rate 100 --duration 60 \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/readbench --api-workers 2
 
 Without --database-url it runs on a fresh SQLite file in a temp folder. A given database must
 be a throw-away one: it is migrated and gets the sample accounts and two API keys.
@@ -17,6 +19,13 @@ Exactly once: every message carries a run-unique external id. The set of ids the
 the active model version; the scoring queue must be empty; and the workers' own count of
 messages they processed (printed when they stop) must equal the number stored, so no message
 was scored twice.
+
+The `reads` profile measures the read path alone: it seeds the database with a portfolio
+(`pipelines.read_seed`: 1,000 accounts with messages, scores, topics, metrics, rollups and
+health scores by default; a database seeded by an earlier run is reused), starts only the API
+(no scoring worker) and offers GETs of READ_PROFILE_ENDPOINTS for random seeded accounts at
+the given rate. Clients never send If-None-Match, so every answer is computed (or served from
+the server's own data-versioned cache), not a 304.
 
 Prints one JSON object on stdout (progress on stderr); `main` returns a non-zero exit code when
 any request failed or any message was lost, duplicated or left unscored.
@@ -44,7 +53,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from sqlalchemy import func
@@ -52,6 +61,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
+from pipelines import read_seed
 from sentiment_service.accounts import AccountIn, upsert_account
 from sentiment_service.auth.keys import create_key
 from sentiment_service.sample_loader import SAMPLE_DIR
@@ -75,6 +85,14 @@ READ_ENDPOINTS = (
     "GET /v1/accounts/{id}/sentiment/trend",
     "GET /v1/features",
 )
+# The reads profile: the four reads of issue 19, for random seeded accounts.
+READ_PROFILE_ENDPOINTS = (
+    "GET /v1/accounts/{id}/health",
+    "GET /v1/accounts/{id}",
+    "GET /v1/accounts/{id}/sentiment/trend",
+    "GET /v1/features?limit=100",
+)
+Profile = Literal["mixed", "reads"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +109,9 @@ class LoadConfig:
     request_timeout: float = 30.0  # client timeout per request (a timeout counts as an error)
     warmup: bool = True  # one request of each kind before the clock starts
     seed: int = 7
+    profile: Profile = "mixed"  # reads: seeded portfolio, only READ_PROFILE_ENDPOINTS
+    accounts: int = 1000  # seeded accounts (reads profile)
+    api_workers: int = 1  # `serve --workers`
 
 
 SHED = "shed"  # the outcome of a request answered 429/503 with Retry-After (load shedding)
@@ -280,6 +301,23 @@ def wait_ready(service: Process, workers: list[Process], base_url: str) -> None:
         time.sleep(0.25)
 
 
+def children(pid: int) -> list[int]:
+    """The live child processes of `pid` (Linux /proc; none elsewhere)."""
+    try:
+        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(child) for child in found]
+
+
+def tree_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds of a live process and its live children (uvicorn's worker processes)."""
+    own = cpu_seconds(pid)
+    if own is None:
+        return None
+    return own + sum(cpu_seconds(child) or 0.0 for child in children(pid))
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User plus system CPU seconds a live process has used (Linux /proc; None elsewhere)."""
     try:
@@ -325,6 +363,7 @@ class LoadDriver:
         viewer_key: str,
         run_id: str,
         database: Database,
+        account_ids: Sequence[str] | None = None,
     ) -> None:
         self.config = config
         self.base_url = base_url
@@ -334,7 +373,9 @@ class LoadDriver:
         self.database = database
         self.rng = random.Random(config.seed)
         self.messages = MessageFactory(run_id, self.rng)
-        self.account_ids = [raw["id"] for raw in sample_accounts()]
+        self.account_ids = list(account_ids or [raw["id"] for raw in sample_accounts()])
+        self.reads_only = config.profile == "reads"
+        self.endpoints = READ_PROFILE_ENDPOINTS if self.reads_only else READ_ENDPOINTS
         self.result = DriveResult()
         self.in_flight = 0
 
@@ -371,7 +412,8 @@ class LoadDriver:
         """One request of each kind, one after the other, before the clock starts: first-use
         costs (the language model, caches, pooled connections) are not the steady state.
         Their messages count like all others in the exactly-once checks."""
-        for request in [self._ingest_request(), *map(self._read_request, READ_ENDPOINTS)]:
+        first = [] if self.reads_only else [self._ingest_request()]
+        for request in [*first, *map(self._read_request, self.endpoints)]:
             _, endpoint, path, body = request
             response = await self._call(client, path, body)
             if response.status_code != 200:
@@ -383,9 +425,9 @@ class LoadDriver:
 
     def _next_request(self) -> Request:
         """The next request of the mix, drawn from the seeded generator."""
-        if self.rng.random() >= self.config.read_share:
+        if not self.reads_only and self.rng.random() >= self.config.read_share:
             return self._ingest_request()
-        return self._read_request(self.rng.choice(READ_ENDPOINTS))
+        return self._read_request(self.rng.choice(self.endpoints))
 
     async def _call(
         self, client: httpx.AsyncClient, path: str, body: dict[str, Any] | None
@@ -413,6 +455,8 @@ class LoadDriver:
             ),
             "GET /v1/features": "/v1/features?accounts="
             + ",".join(self.rng.sample(self.account_ids, 5)),
+            "GET /v1/accounts/{id}/health": f"/v1/accounts/{account}/health",
+            "GET /v1/features?limit=100": "/v1/features?limit=100",
         }
         return "read", endpoint, paths[endpoint], None
 
@@ -672,6 +716,121 @@ def summarise(
 # The whole run
 
 
+def serve_args(config: LoadConfig) -> list[str]:
+    """The `sentiment-service` arguments that start the API."""
+    return ["serve", "--workers", str(config.api_workers)]
+
+
+def endpoint_summary(samples: Sequence[Sample], seconds: float) -> dict[str, Any]:
+    """Latency percentiles of one endpoint's requests, its achieved rate, errors and shed."""
+    return {
+        **latency_summary(samples),
+        "achieved_rps": round(sum(1 for s in samples if s.ok) / seconds, 2),
+        "errors": sum(1 for s in samples if not s.ok and s.outcome != SHED),
+        "shed": sum(1 for s in samples if s.outcome == SHED),
+    }
+
+
+def summarise_reads(
+    config: LoadConfig,
+    database_kind: str,
+    drive: DriveResult,
+    seeded: dict[str, Any],
+    cpu_s: float | None,
+    load_before: list[float] | None,
+) -> dict[str, Any]:
+    """The JSON result of a reads-profile run."""
+    samples = drive.samples
+    errors = Counter(s.outcome for s in samples if not s.ok and s.outcome != SHED)
+    load_s = drive.load_seconds or 1e-9
+    result: dict[str, Any] = {
+        "benchmark": "load-reads",
+        "database": database_kind,
+        "api_workers": config.api_workers,
+        "seed": seeded,
+        "duration_s": config.duration,
+        "load_seconds": round(load_s, 1),
+        "offered_rps": config.rate,
+        "achieved_rps": round(sum(1 for s in samples if s.ok) / load_s, 2),
+        "warmup": config.warmup,
+        "requests": {"total": len(samples), "read": len(samples)},
+        "latency": {"all": latency_summary(samples)},
+        "endpoints": {
+            name: endpoint_summary([s for s in samples if s.endpoint == name], load_s)
+            for name in READ_PROFILE_ENDPOINTS
+        },
+        "max_send_lag_ms": round(drive.max_send_lag_ms, 1),
+        "errors": sum(errors.values()),
+        "errors_by_status": dict(errors),
+        "shed": sum(1 for s in samples if s.outcome == SHED),
+        "cpu_seconds": {"service": round(cpu_s, 1) if cpu_s is not None else None},
+        "machine": {**machine(), "load_average_before": load_before},
+    }
+    result["ok"] = result["errors"] == 0
+    return result
+
+
+def prepare_reads(url: str, accounts: int) -> tuple[str, dict[str, Any]]:
+    """Seed the database (or reuse its seed) and create a viewer key; (key, seed summary)."""
+    summary = read_seed.seed(url, accounts=accounts)
+    database = Database(url)
+    try:
+        with database.session() as session:
+            _, viewer_key = create_key(
+                session, name="loadtest-reader", role=Role.VIEWER, created_by="loadtest"
+            )
+    finally:
+        database.dispose()
+    return viewer_key, {
+        "accounts": summary.accounts,
+        "messages": summary.messages,
+        "reused": summary.reused,
+        "seconds": summary.seconds,
+    }
+
+
+def run_read_test(config: LoadConfig) -> dict[str, Any]:
+    """Seed (or reuse) a portfolio, start only the API, offer the four reads; the JSON result."""
+    folder = Path(tempfile.mkdtemp(prefix="loadtest-reads-"))
+    url = config.database_url or f"sqlite:///{folder / 'loadtest.db'}"
+    database_kind = make_url(url).get_backend_name()
+    run_id = "lr" + secrets.token_hex(3)
+    progress(f"run {run_id} (reads) on {database_kind}; logs in {folder}; seeding")
+    viewer_key, seeded = prepare_reads(url, config.accounts)
+    progress(f"seed: {seeded}")
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = service_env(url, folder, port)
+    env["SENTIMENT_SERVICE_PRELOAD_MODELS"] = "false"  # these reads need no model
+    database = Database(url)
+    service: Process | None = None
+    try:
+        account_ids = read_seed.seeded_account_ids(database)
+        service = start("service", serve_args(config), env, folder)
+        wait_ready(service, [], base_url)
+        progress(f"service on {base_url} ({config.api_workers} process(es)); offering reads")
+        load_before = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+        driver = LoadDriver(config, base_url, "", viewer_key, run_id, database, account_ids)
+        cpu_before = tree_cpu_seconds(service.popen.pid)
+        drive = asyncio.run(driver.run())
+        cpu_after = tree_cpu_seconds(service.popen.pid)
+        cpu_s = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+    except BaseException:
+        progress(f"failed; logs kept in {folder}")
+        raise
+    finally:
+        if service is not None:
+            stop(service)
+        database.dispose()
+    result = summarise_reads(config, database_kind, drive, seeded, cpu_s, load_before)
+    if result["ok"]:
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        result["logs"] = str(folder)
+        progress(f"errors; logs kept in {folder}")
+    return result
+
+
 def run_load_test(config: LoadConfig) -> dict[str, Any]:
     """Start the service and worker(s), offer the load, drain, audit; the JSON result."""
     folder = Path(tempfile.mkdtemp(prefix="loadtest-"))
@@ -687,7 +846,7 @@ def run_load_test(config: LoadConfig) -> dict[str, Any]:
     processes: list[Process] = []
     database = Database(url)
     try:
-        service = start("service", ["serve"], env, folder)
+        service = start("service", serve_args(config), env, folder)
         processes.append(service)
         workers = [
             start(
@@ -733,6 +892,6 @@ def run_load_test(config: LoadConfig) -> dict[str, Any]:
 
 def main(config: LoadConfig) -> int:
     """Run the load test, print its JSON result; the exit code (0: no errors, nothing lost)."""
-    result = run_load_test(config)
+    result = run_read_test(config) if config.profile == "reads" else run_load_test(config)
     print(json.dumps(result))
     return 0 if result["ok"] else 1

@@ -109,6 +109,15 @@ def bench_load(
         str | None, typer.Option(help="A throw-away database (default: a fresh SQLite file)")
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Scoring worker processes")] = 1,
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="mixed: ingestion and reads; reads: seed a portfolio, then only the four "
+            "account/features reads (no worker)"
+        ),
+    ] = "mixed",
+    accounts: Annotated[int, typer.Option(min=1, help="Seeded accounts (reads profile)")] = 1000,
+    api_workers: Annotated[int, typer.Option(min=1, help="API processes (serve --workers)")] = 1,
     drain_timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for scoring")] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the request mix")] = 7,
     warmup: Annotated[
@@ -119,7 +128,12 @@ def bench_load(
     constant arrival rate, then checks every accepted message was stored and scored once."""
     from pipelines.loadtest import LoadConfig, main
 
+    if profile not in ("mixed", "reads"):
+        raise typer.BadParameter("choose mixed or reads", param_hint="--profile")
     config = LoadConfig(
+        profile="reads" if profile == "reads" else "mixed",
+        accounts=accounts,
+        api_workers=api_workers,
         duration=duration,
         rate=rate,
         read_share=read_share,
@@ -135,6 +149,9 @@ def bench_load(
 
 def _settings() -> Settings:
     return Settings()
+
+
+APP_FACTORY = "sentiment_service.api.app:create_app"  # builds the app from Settings()
 
 
 quarantine_app = typer.Typer(help="Quarantined records: replay them once the cause is fixed.")
@@ -536,19 +553,37 @@ def _adapt_command_line(**options: Any) -> str:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default from settings)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from settings)")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Server processes sharing the port (uvicorn)")
+    ] = 1,
 ) -> None:
-    """Run the HTTP API (migrations must be current: run init-db first)."""
+    """Run the HTTP API (migrations must be current: run init-db first). With `--workers N`,
+    N processes each build the app from the same settings (environment and .env)."""
     import uvicorn
 
     from sentiment_service.api.app import create_app
-    from sentiment_service.api.server_protocol import protocol_with_read_timeout
+    from sentiment_service.api.server_protocol import SETTINGS_PROTOCOL, protocol_with_read_timeout
 
     settings = _settings()
+    host, port = host or settings.host, port or settings.port
+    if workers == 1:
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            http=protocol_with_read_timeout(settings.request_read_timeout_seconds),
+            log_config=None,
+            access_log=False,
+        )
+        return
+    # Worker processes import the app factory and the protocol by name (see APP_FACTORY).
     uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        http=protocol_with_read_timeout(settings.request_read_timeout_seconds),
+        APP_FACTORY,
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        http=SETTINGS_PROTOCOL,
         log_config=None,
         access_log=False,
     )

@@ -13,9 +13,13 @@ its body then sees a disconnect.
 from __future__ import annotations
 
 import asyncio
+from functools import cache
+from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from sentiment_service.settings import Settings
 
 REQUEST_TIMEOUT_RESPONSE = (
     b"HTTP/1.1 408 Request Timeout\r\n"
@@ -82,3 +86,21 @@ class ReadTimeoutH11Protocol(H11Protocol):
 def protocol_with_read_timeout(seconds: float) -> type[ReadTimeoutH11Protocol]:
     """The protocol class to pass to uvicorn as `http=`, with a request read deadline."""
     return type("ReadTimeoutH11Protocol", (ReadTimeoutH11Protocol,), {"read_timeout": seconds})
+
+
+@cache
+def _settings_read_timeout() -> float:
+    return Settings().request_read_timeout_seconds
+
+
+class SettingsReadTimeoutH11Protocol(ReadTimeoutH11Protocol):
+    """The protocol with the read deadline of this process's settings. uvicorn's worker
+    processes (`serve --workers N`) import their protocol by name (SETTINGS_PROTOCOL), and a
+    class made at run time by `protocol_with_read_timeout` has none."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.read_timeout = _settings_read_timeout()
+
+
+SETTINGS_PROTOCOL = f"{__name__}:{SettingsReadTimeoutH11Protocol.__name__}"
