@@ -46,6 +46,19 @@ class Settings(BaseSettings):
         description="Writes (ingestion, changes) one process serves at once; more get 503 "
         "with Retry-After at once instead of queueing (0: no bound).",
     )
+    response_cache_mb: float = Field(
+        64,
+        ge=0,
+        description="Memory per process for rendered read answers (health, account detail, "
+        "trends, features), keyed by their ETag and the caller's scope (0: off).",
+    )
+    api_key_cache_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        description="How long a process trusts a verified API key before checking it again; "
+        "a key revoked elsewhere stops working within this time (0: check every request).",
+    )
     max_batch_size: int = Field(1000, ge=1, description="Most records in one ingestion batch.")
     max_text_chars: int = Field(20_000, ge=1, description="Longest message text accepted.")
     max_request_bytes: int = Field(10 * 1024 * 1024, ge=1024)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from pipelines.language import shared_detector
 from sentiment_service import __version__
+from sentiment_service.api.caching import ResponseCache
 from sentiment_service.api.docs import install_docs
 from sentiment_service.api.middleware import RequestContextMiddleware
 from sentiment_service.api.openapi import build_openapi
@@ -40,7 +41,7 @@ from sentiment_service.api.routes import (
 )
 from sentiment_service.api.shedding import LoadSheddingMiddleware
 from sentiment_service.api.telemetry import ApiMetrics
-from sentiment_service.auth.keys import ensure_key
+from sentiment_service.auth.keys import VerifiedKeys, ensure_key
 from sentiment_service.dashboard import install_dashboard
 from sentiment_service.errors import NotReadyError
 from sentiment_service.logs import configure_logging
@@ -105,6 +106,8 @@ def create_app(
     app.state.settings = settings
     app.state.database = database
     app.state.metrics = ApiMetrics()
+    app.state.response_cache = ResponseCache(int(settings.response_cache_mb * 1024 * 1024))
+    app.state.verified_keys = VerifiedKeys(settings.api_key_cache_seconds)
     app.state.models = models
     app.state.model_jobs = ModelJobs(database, models, settings)  # background model jobs
     install_problem_handlers(app)

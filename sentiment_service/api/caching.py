@@ -8,6 +8,11 @@ query string, and the service version (a new release may render differently). A
 representation that depends on the clock (features "as of now") adds the current minute.
 ETags are weak: equal tags mean the same data, not byte-equal bodies.
 
+All facts of a representation are read in one statement (one round trip). A process-local
+`ResponseCache` keeps rendered bodies keyed by the ETag and the caller's scope: the ETag
+already names the path, the query and the data behind the answer, so a cached body is served
+exactly when a 304 would be, and never to a caller of another scope.
+
 Last-Modified is the later of the newest timestamp among those facts and the moment this
 process first saw the ETag, so changes without a timestamp of their own (a deleted row, an
 updated metric value) also move it forward. `If-None-Match` wins over `If-Modified-Since`
@@ -19,22 +24,27 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 from fastapi import Request, Response
-from sqlalchemy import Select, func
+from sqlalchemy import Select, case, func, true
 from sqlmodel import Session, col, select
 
 from pipelines.queue import ACTIVE_VERSION_KEY
 from sentiment_service import __version__
+from sentiment_service.auth.scope import AccountScope, scope_token
 from sentiment_service.storage.tables import (
     Account,
     AccountDailyRollup,
     AccountDailyTopicRollup,
+    AccountExternalId,
     CompetitorMention,
+    ConfigVersion,
+    HealthOverride,
+    HealthScoreRecord,
     LabelCorrection,
     Message,
     MessageScore,
@@ -75,9 +85,74 @@ def http_date(moment: datetime) -> str:
 
 
 def _active_version() -> Select[Any]:
-    return select(PipelineState.value, PipelineState.updated_at).where(
+    # Aggregates, so that the row is there (NULLs) before any version is active.
+    return select(func.max(PipelineState.value), func.max(PipelineState.updated_at)).where(
         PipelineState.key == ACTIVE_VERSION_KEY
     )
+
+
+def _configs() -> Select[Any]:
+    """Scorecards, calibrations and taxonomies: new versions and changes of what is published."""
+    published = ConfigVersion.status == "published"
+    return select(
+        func.count(),
+        func.max(ConfigVersion.id),
+        func.sum(case((published, 1), else_=0)),
+        func.sum(case((published, ConfigVersion.id), else_=0)),
+    )
+
+
+def _of_account_messages(table: Any, account_id: str) -> Select[Any]:
+    """Count and highest id of a per-message table's rows for one account's messages."""
+    return (
+        select(func.count(), func.max(table.id))
+        .join(Message, col(Message.id) == col(table.message_id))
+        .where(Message.account_id == account_id)
+    )
+
+
+def account_facts(account_id: str, now: datetime) -> list[Select[Any]]:
+    """What an account's health and its detail view read: the account row and vendor ids,
+    its messages with their scores, topics and competitor mentions, metrics, stored health
+    scores and overrides (and how many are in force at `now`), its daily and topic rollups,
+    the portfolio's latest rollup day (where sentiment windows end), the published
+    configuration (scorecards, calibrations, taxonomy) and the active model version."""
+    override = HealthOverride
+    in_force = col(override.removed_at).is_(None) & (col(override.expires_at) > now)
+    topic_rollup = AccountDailyTopicRollup
+    return [
+        select(func.count(), func.max(Account.updated_at)).where(col(Account.id) == account_id),
+        select(func.count(), func.max(AccountExternalId.id)).where(
+            AccountExternalId.account_id == account_id
+        ),
+        select(func.count(), func.max(Message.id), func.max(Message.updated_at)).where(
+            Message.account_id == account_id
+        ),
+        _of_account_messages(MessageScore, account_id),
+        _of_account_messages(MessageTopic, account_id),
+        _of_account_messages(CompetitorMention, account_id),
+        _of_account_messages(LabelCorrection, account_id),
+        select(
+            func.count(), func.max(Metric.id), func.max(Metric.ingested_at), func.sum(Metric.value)
+        ).where(Metric.account_id == account_id),
+        select(
+            func.count(), func.max(HealthScoreRecord.id), func.max(HealthScoreRecord.computed_at)
+        ).where(HealthScoreRecord.account_id == account_id),
+        select(
+            func.count(),
+            func.max(override.id),
+            func.max(override.created_at),
+            func.max(override.removed_at),
+            func.sum(case((in_force, 1), else_=0)),
+        ).where(override.account_id == account_id),
+        *trend_facts(account_id)[:1],
+        select(func.count(), func.max(topic_rollup.id), func.max(topic_rollup.updated_at)).where(
+            topic_rollup.account_id == account_id
+        ),
+        select(func.max(AccountDailyRollup.day)),
+        _configs(),
+        _active_version(),
+    ]
 
 
 def feature_facts() -> list[Select[Any]]:
@@ -157,6 +232,36 @@ class _FirstSeen:
 _first_seen = _FirstSeen(FIRST_SEEN_SIZE)
 
 
+def read_facts(session: Session, facts: Sequence[Select[Any]]) -> list[tuple[Any, ...]]:
+    """Each fact statement's one row, all read in a single statement. Facts are aggregates
+    without GROUP BY (exactly one row each). A fact with a WHERE clause (an index lookup, e.g.
+    one account's rows) becomes one scalar sub-query per column, which PostgreSQL plans
+    quickly; a fact over a whole table is a sub-query joined beside the others, so that the
+    table is scanned once for all its columns."""
+    if not facts:
+        return []
+    columns: list[Any] = []
+    joined: Any = None
+    for statement in facts:
+        if statement.whereclause is not None:
+            columns += [
+                statement.with_only_columns(column).scalar_subquery()
+                for column in statement.selected_columns
+            ]
+            continue
+        part = statement.subquery()
+        columns += list(part.c)
+        joined = part if joined is None else joined.join(part, true())
+    combined = select(*columns) if joined is None else select(*columns).select_from(joined)
+    row = session.execute(combined).one()
+    rows, start = [], 0
+    for statement in facts:
+        width = len(statement.selected_columns)
+        rows.append(tuple(row[start : start + width]))
+        start += width
+    return rows
+
+
 def validators(
     session: Session,
     request: Request,
@@ -166,7 +271,7 @@ def validators(
     now: datetime | None = None,
 ) -> Validators:
     """The validators of the representation `request` asks for, given its data's facts."""
-    rows = [tuple(session.execute(statement).first() or ()) for statement in facts]
+    rows = read_facts(session, facts)
     digest = hashlib.sha256()
     parts: list[object] = [
         __version__,
@@ -222,3 +327,79 @@ def not_modified(request: Request, current: Validators) -> Response | None:
 def set_headers(response: Response, current: Validators) -> None:
     """Put the validators and Cache-Control on a full response."""
     response.headers.update(current.headers())
+
+
+# --- the response cache -------------------------------------------------------------------
+
+
+class ResponseCache:
+    """Rendered JSON bodies keyed by (ETag, caller's scope), least recently used out once
+    their total size passes `max_bytes` (0: nothing is kept). Thread-safe; one per app."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._bodies: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+        self._rendering: dict[tuple[str, str], threading.Lock] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get_or_render(self, key: tuple[str, str], render: Callable[[], bytes]) -> bytes:
+        """The body under `key`; on a miss, `render()` it once while concurrent callers for
+        the same key wait for that body instead of rendering it again."""
+        if (body := self.get(key)) is not None:
+            return body
+        with self._lock:
+            gate = self._rendering.setdefault(key, threading.Lock())
+        with gate:
+            with self._lock:
+                body = self._bodies.get(key)
+            if body is None:
+                body = render()
+                self.put(key, body)
+        with self._lock:
+            self._rendering.pop(key, None)
+        return body
+
+    def get(self, key: tuple[str, str]) -> bytes | None:
+        """The body stored under `key`, if any."""
+        with self._lock:
+            body = self._bodies.get(key)
+            if body is None:
+                self.misses += 1
+                return None
+            self._bodies.move_to_end(key)
+            self.hits += 1
+            return body
+
+    def put(self, key: tuple[str, str], body: bytes) -> None:
+        """Keep `body` under `key` (a body larger than the whole cache is not kept)."""
+        if len(body) > self.max_bytes:
+            return
+        with self._lock:
+            if (old := self._bodies.pop(key, None)) is not None:
+                self._size -= len(old)
+            self._bodies[key] = body
+            self._size += len(body)
+            while self._size > self.max_bytes:
+                _, dropped = self._bodies.popitem(last=False)
+                self._size -= len(dropped)
+
+    def __len__(self) -> int:
+        return len(self._bodies)
+
+
+def cached_json(
+    request: Request,
+    cache: ResponseCache,
+    current: Validators,
+    scope: AccountScope | None,
+    render: Callable[[], bytes],
+) -> Response:
+    """A 304 when the client's copy is current; else the body cached under the ETag and the
+    caller's scope, or `render()`ed now and kept. The answer carries the validators."""
+    if (unchanged := not_modified(request, current)) is not None:
+        return unchanged
+    body = cache.get_or_render((current.etag, scope_token(scope)), render)
+    return Response(body, media_type="application/json", headers=current.headers())

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from sentiment_service.api.caching import ResponseCache
 from sentiment_service.api.telemetry import ApiMetrics
 from sentiment_service.auth.keys import Principal, authenticate_request
 from sentiment_service.auth.permissions import Permission, allows
@@ -42,6 +43,11 @@ def get_models(request: Request) -> ModelHub:
     return request.app.state.models
 
 
+def get_response_cache(request: Request) -> ResponseCache:
+    """The app's cache of rendered read answers."""
+    return request.app.state.response_cache
+
+
 def get_model_jobs(request: Request) -> ModelJobs:
     """The app's model job runner."""
     return request.app.state.model_jobs
@@ -51,6 +57,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
 ModelsDep = Annotated[ModelHub, Depends(get_models)]
+ResponseCacheDep = Annotated[ResponseCache, Depends(get_response_cache)]
 
 
 def require(permission: Permission) -> Callable[..., Principal]:
@@ -68,7 +75,7 @@ def require(permission: Permission) -> Callable[..., Principal]:
         challenge = {"WWW-Authenticate": 'Bearer realm="sentiment-service"'}
         if not key:
             raise HTTPException(401, "an API key is required (X-API-Key header)", challenge)
-        principal = authenticate_request(database, key)
+        principal = authenticate_request(database, key, request.app.state.verified_keys)
         if principal is None:
             raise HTTPException(401, "the API key is unknown or revoked", challenge)
         request.scope.setdefault("state", {})["key_id"] = principal.key_id

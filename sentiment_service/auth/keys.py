@@ -10,6 +10,10 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -144,16 +148,74 @@ def record_use(session: Session, key_id: int, *, now: datetime | None = None) ->
     )
 
 
-def authenticate_request(database: Database, key: str) -> Principal | None:
+class VerifiedKeys:
+    """Principals of keys verified in the last `ttl` seconds, keyed by the SHA-256 of the key
+    string (the secret itself is not kept), at most `size` of them. A key revoked through
+    this process is forgotten at once (`forget`); one revoked elsewhere (another server
+    process, the CLI) stops working when its entry expires. Thread-safe."""
+
+    def __init__(
+        self, ttl: float, *, size: int = 4096, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self.size = size
+        self.clock = clock
+        self._entries: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _digest(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    def get(self, key: str) -> Principal | None:
+        """The principal of `key` if it was verified less than `ttl` seconds ago."""
+        digest = self._digest(key)
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None:
+                return None
+            if self.clock() - entry[0] >= self.ttl:
+                del self._entries[digest]
+                return None
+            return entry[1]
+
+    def put(self, key: str, principal: Principal) -> None:
+        """Remember that `key` was verified now (no-op with a ttl of 0)."""
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            self._entries[self._digest(key)] = (
+                self.clock(),
+                replace(principal, last_used_due=False),
+            )
+            self._entries.move_to_end(self._digest(key))
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def forget(self, key_id: int) -> None:
+        """Drop every entry of the key with this id (it was revoked)."""
+        with self._lock:
+            for digest in [d for d, (_, p) in self._entries.items() if p.key_id == key_id]:
+                del self._entries[digest]
+
+
+def authenticate_request(
+    database: Database, key: str, verified: VerifiedKeys | None = None
+) -> Principal | None:
     """Verify `key` in a read-only transaction, then, at most once a minute per key, stamp its
-    last-used time in a short write transaction of its own.
+    last-used time in a short write transaction of its own. With `verified`, a key verified
+    there recently is trusted without reading the database.
 
     Keeping the check read-only matters on SQLite: a request that read and then wrote would
     fail whenever the scoring worker committed in between. The stamp is best effort: while the
     database is busy or unavailable the request goes on without it.
     """
+    if verified is not None and (known := verified.get(key)) is not None:
+        return known
     with database.session() as session:
         principal = authenticate(session, key)
+    if principal is not None and verified is not None:
+        verified.put(key, principal)
     if principal is not None and principal.last_used_due:
         try:
             with database.session(write=True) as session:

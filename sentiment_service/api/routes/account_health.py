@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from pipelines.dates import Day
-from sentiment_service.accounts import AccountId
-from sentiment_service.api.deps import Admin, DatabaseDep, Reader
+from sentiment_service.accounts import AccountId, visible_account
+from sentiment_service.api import caching
+from sentiment_service.api.deps import Admin, DatabaseDep, Reader, ResponseCacheDep
 from sentiment_service.api.schemas import MAX_ID
 from sentiment_service.health import account_health as reads
 from sentiment_service.health import manual_overrides
@@ -27,20 +28,30 @@ AccountPath = Annotated[AccountId, Path(description="Our id of the account")]
 )
 def account_health(
     account_id: AccountPath,
+    request: Request,
     principal: Reader,
     database: DatabaseDep,
+    cache: ResponseCacheDep,
     day: Day | None = Query(None, description="Latest stored score on or before this day"),
     evidence: bool = Query(True, description="Quote the messages behind sentiment/topic parts"),
-) -> AccountHealthOut:
+) -> Response:
     """The latest stored score under each scorecard in force: score and band to act on (an
     active override wins; the computed score stays beside it), confidence, peer percentile,
     change over 30/90 days, each component's contribution, the drivers of change, evidence
-    quotes, and channels that went dark."""
+    quotes, and channels that went dark. Answers carry an ETag and Last-Modified
+    (If-None-Match / If-Modified-Since get a 304 while nothing behind them changed)."""
     now = utcnow()
     with database.session() as session:
-        return reads.account_health(
-            session, account_id, principal.scope, now, day=day, evidence=evidence
-        )
+        visible_account(session, account_id, principal.scope)
+        facts = caching.account_facts(account_id, now)
+        minute = now.replace(second=0, microsecond=0)  # dark channels are judged at `now`
+        current = caching.validators(session, request, facts, extra=[minute])
+
+        def render() -> bytes:
+            health = reads.health_of(session, account_id, now, day=day, evidence=evidence)
+            return health.model_dump_json(by_alias=True).encode()
+
+        return caching.cached_json(request, cache, current, principal.scope, render)
 
 
 @router.get(

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel
 from sqlmodel import Session
 
@@ -35,7 +35,14 @@ from sentiment_service.accounts import (
     visible_account,
 )
 from sentiment_service.accounts import list_accounts as read_accounts
-from sentiment_service.api.deps import DatabaseDep, Ingester, Reader, SettingsDep
+from sentiment_service.api import caching
+from sentiment_service.api.deps import (
+    DatabaseDep,
+    Ingester,
+    Reader,
+    ResponseCacheDep,
+    SettingsDep,
+)
 from sentiment_service.api.schemas import MAX_ID, Page
 from sentiment_service.errors import InvalidInputError
 from sentiment_service.health import service
@@ -48,6 +55,7 @@ from sentiment_service.health.scorecard import (
     load_default_scorecards,
 )
 from sentiment_service.quarantine import replay_for_account
+from sentiment_service.storage.tables import Account
 from sentiment_service.storage.types import utcnow
 from sentiment_service.topic_insights import topic_names
 
@@ -124,8 +132,10 @@ def _health_section(session: Session, account_id: str, now: datetime) -> Account
 )
 def get_account(
     account_id: AccountPath,
+    request: Request,
     principal: Reader,
     database: DatabaseDep,
+    cache: ResponseCacheDep,
     include: Annotated[
         str | None,
         Query(
@@ -133,33 +143,50 @@ def get_account(
             description="Comma list of extra sections: " + ", ".join(INCLUDE_SECTIONS),
         ),
     ] = None,
-) -> AccountOut:
+) -> Response:
     """The account's stored fields and vendor ids, and on request: `health` (latest score per
     scorecard, explained, as GET /v1/accounts/{id}/health without quotes), `sentiment` (30- and
     90-day means, negative shares and 30-day change, windows ending on the portfolio's latest
     rollup day), `topics` (top topics of the 30-day window), `evidence` (newest negative
-    customer messages) and `overrides` (those in force)."""
+    customer messages) and `overrides` (those in force). Answers carry an ETag and
+    Last-Modified (If-None-Match / If-Modified-Since get a 304 while nothing changed)."""
     sections = parse_include(include)
     now = utcnow()
     with database.session() as session:
         account = visible_account(session, account_id, principal.scope)
-        view = account_out(session, account)
-        if not sections:
-            return view
-        extra: dict[str, Any] = {}
-        anchor = sentiment_anchor(session) if sections & {"sentiment", "topics"} else None
-        if "health" in sections:
-            extra["health"] = _health_section(session, account_id, now)
-        if "sentiment" in sections:
-            extra["sentiment"] = account_sentiment(session, account_id, anchor)
-        if "topics" in sections:
-            taxonomy, _version = active_taxonomy(session)
-            extra["topics"] = account_top_topics(session, account_id, anchor, topic_names(taxonomy))
-        if "evidence" in sections:
-            extra["evidence"] = negative_evidence(session, account_id)
-        if "overrides" in sections:
-            extra["overrides"] = active_overrides(session, account_id, now)
-        return AccountDetailOut(**view.model_dump(), **extra)
+        facts = caching.account_facts(account_id, now)
+        minute = now.replace(second=0, microsecond=0)  # dark channels are judged at `now`
+        current = caching.validators(session, request, facts, extra=[minute])
+
+        def render() -> bytes:
+            view = _account_detail(session, account, sections, now)
+            return view.model_dump_json(by_alias=True, exclude_unset=True).encode()
+
+        return caching.cached_json(request, cache, current, principal.scope, render)
+
+
+def _account_detail(
+    session: Session, account: Account, sections: set[str], now: datetime
+) -> AccountOut:
+    """The account's view with the sections asked for."""
+    account_id = account.id
+    view = account_out(session, account)
+    if not sections:
+        return view
+    extra: dict[str, Any] = {}
+    anchor = sentiment_anchor(session) if sections & {"sentiment", "topics"} else None
+    if "health" in sections:
+        extra["health"] = _health_section(session, account_id, now)
+    if "sentiment" in sections:
+        extra["sentiment"] = account_sentiment(session, account_id, anchor)
+    if "topics" in sections:
+        taxonomy, _version = active_taxonomy(session)
+        extra["topics"] = account_top_topics(session, account_id, anchor, topic_names(taxonomy))
+    if "evidence" in sections:
+        extra["evidence"] = negative_evidence(session, account_id)
+    if "overrides" in sections:
+        extra["overrides"] = active_overrides(session, account_id, now)
+    return AccountDetailOut(**view.model_dump(), **extra)
 
 
 def _band_names(session: Session, scorecard: str) -> list[str]:

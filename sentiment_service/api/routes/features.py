@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -18,7 +19,7 @@ from pipelines.dates import Moment
 from pipelines.features import FEATURE_CATALOG, account_features, as_json
 from sentiment_service.accounts import account_ids
 from sentiment_service.api import caching
-from sentiment_service.api.deps import DatabaseDep, Reader
+from sentiment_service.api.deps import DatabaseDep, Reader, ResponseCacheDep
 from sentiment_service.auth.scope import AccountScope, scope_token
 from sentiment_service.errors import InvalidInputError
 from sentiment_service.storage.types import utcnow
@@ -79,9 +80,9 @@ def catalog(_: Reader) -> list[dict[str, str]]:
 @router.get("", response_model=dict[str, Any], summary="Point-in-time features per account")
 def features(
     request: Request,
-    response: Response,
     principal: Reader,
     database: DatabaseDep,
+    cache: ResponseCacheDep,
     accounts: Annotated[str | None, Query(description="Comma-separated ids (max 1000)")] = None,
     as_of: Annotated[Moment | None, Query(description="Only data known at this time")] = None,
     names: Annotated[str | None, Query(description="Comma-separated feature names")] = None,
@@ -102,23 +103,27 @@ def features(
         clock = [] if as_of is not None else [moment.replace(second=0, microsecond=0)]
         extra = [*clock, scope_token(scope)]
         current = caching.validators(session, request, caching.feature_facts(), extra=extra)
-        if (unchanged := caching.not_modified(request, current)) is not None:
-            return unchanged
-        ids = _account_ids(session, accounts, cursor, limit, scope)
-        next_cursor = None
-        if not accounts and len(ids) > limit:
-            ids, next_cursor = ids[:limit], ids[limit - 1]
-        values = account_features(session, ids, moment, basis=basis, scope=scope)
-    caching.set_headers(response, current)
-    return {
-        "as_of": moment.isoformat(),
-        "basis": basis,
-        "accounts": {
-            account_id: {n: v for n, v in as_json(values[account_id]).items() if n in chosen}
-            for account_id in ids
-        },
-        "next_cursor": next_cursor,
-    }
+
+        def render() -> bytes:
+            ids = _account_ids(session, accounts, cursor, limit, scope)
+            next_cursor = None
+            if not accounts and len(ids) > limit:
+                ids, next_cursor = ids[:limit], ids[limit - 1]
+            values = account_features(session, ids, moment, basis=basis, scope=scope)
+            body = {
+                "as_of": moment.isoformat(),
+                "basis": basis,
+                "accounts": {
+                    account_id: {
+                        n: v for n, v in as_json(values[account_id]).items() if n in chosen
+                    }
+                    for account_id in ids
+                },
+                "next_cursor": next_cursor,
+            }
+            return json.dumps(body, allow_nan=False, separators=(",", ":")).encode()
+
+        return caching.cached_json(request, cache, current, scope, render)
 
 
 def _rows(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from sentiment_service.api.deps import Admin, DatabaseDep
@@ -165,9 +165,13 @@ def list_keys(_: Admin, database: DatabaseDep) -> list[KeyOut]:
 
 @router.delete("/{key_id}", response_model=KeyOut, summary="Revoke an API key")
 def delete_key(
-    key_id: Annotated[int, Path(ge=1, le=MAX_ID)], principal: Admin, database: DatabaseDep
+    key_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    request: Request,
+    principal: Admin,
+    database: DatabaseDep,
 ) -> KeyOut:
-    """Revoke a key; it stops working at once. The row stays for the audit trail."""
+    """Revoke a key; it stops working at once in the server process that answers, and within
+    `api_key_cache_seconds` (default 2 s) in the others. The row stays for the audit trail."""
     with database.session() as session:
         view = _out(revoke_key(session, key_id))
         record_change(
@@ -179,4 +183,5 @@ def delete_key(
             before=None,
             after=view.model_dump(mode="json"),
         )
+    request.app.state.verified_keys.forget(key_id)
     return view

@@ -15,9 +15,10 @@ from pipelines.rollups import ALL_SOURCES
 from pipelines.topics import active_taxonomy
 from sentiment_service.accounts import AccountId, visible_account
 from sentiment_service.api import caching
-from sentiment_service.api.deps import DatabaseDep, Reader
+from sentiment_service.api.deps import DatabaseDep, Reader, ResponseCacheDep
 from sentiment_service.auth.scope import scope_token
 from sentiment_service.errors import InvalidInputError
+from sentiment_service.storage.types import utcnow
 from sentiment_service.trend_data import daily_rows, portfolio_accounts
 from sentiment_service.trends import Granularity, TrendPoint, trend
 from sentiment_service.vocabulary import Source
@@ -99,9 +100,15 @@ def _check_topic(
         )
 
 
-def _facts(account_id: str | None, topic: str | None) -> list[Select[Any]]:
+def _facts(
+    account_id: str | None, topic: str | None, language: str | None = None
+) -> list[Select[Any]]:
     facts = caching.trend_facts(account_id)
-    return facts if topic is None else [*facts, caching.topic_trend_facts(account_id)]
+    if topic is not None:
+        facts.append(caching.topic_trend_facts(account_id))
+    if language is not None and account_id is not None:  # read from messages and scores
+        facts.extend(caching.account_facts(account_id, utcnow())[2:4])
+    return facts
 
 
 @router.get(
@@ -112,9 +119,9 @@ def _facts(account_id: str | None, topic: str | None) -> list[Select[Any]]:
 def account_trend(
     account_id: AccountId,
     request: Request,
-    response: Response,
     principal: Reader,
     database: DatabaseDep,
+    cache: ResponseCacheDep,
     granularity: Granularity = "week",
     source: SourceFilter = ALL_SOURCES,
     since: Day | None = None,
@@ -129,19 +136,22 @@ def account_trend(
     with database.session() as session:
         visible_account(session, account_id, principal.scope)
         _check_topic(session, topic, source, language)
-        current = caching.validators(session, request, _facts(account_id, topic))
-        if (unchanged := caching.not_modified(request, current)) is not None:
-            return unchanged
-        rows = daily_rows(session, topic, source, since, until, [account_id], language)
-    caching.set_headers(response, current)
-    return TrendOut(
-        scope=f"account:{account_id}",
-        granularity=granularity,
-        source=source,
-        topic=topic,
-        language=language,
-        points=_out(trend(rows, granularity)),
-    )
+        facts = _facts(account_id, topic, language)
+        current = caching.validators(session, request, facts)
+
+        def render() -> bytes:
+            rows = daily_rows(session, topic, source, since, until, [account_id], language)
+            out = TrendOut(
+                scope=f"account:{account_id}",
+                granularity=granularity,
+                source=source,
+                topic=topic,
+                language=language,
+                points=_out(trend(rows, granularity)),
+            )
+            return out.model_dump_json(by_alias=True).encode()
+
+        return caching.cached_json(request, cache, current, principal.scope, render)
 
 
 @router.get(
