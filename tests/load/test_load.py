@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.loadtest import LoadConfig, run_load_test
+from pipelines.loadtest import READ_PROFILE_ENDPOINTS, LoadConfig, run_load_test, run_read_test
 from tests.conftest import drop_postgres_database, make_postgres_database
 
 pytestmark = pytest.mark.slow
@@ -75,3 +75,20 @@ def test_load_postgres(postgres_server: str) -> None:
         check(run_load_test(replace(SHORT, database_url=url)), "postgresql")
     finally:
         drop_postgres_database(postgres_server, url)
+
+
+READS = LoadConfig(profile="reads", duration=6, rate=8, accounts=40)
+
+
+def test_reads_profile_sqlite() -> None:
+    """The reads profile: a seeded portfolio, only the four reads, no errors."""
+    result = run_read_test(READS)
+    assert result["benchmark"] == "load-reads" and result["database"] == "sqlite"
+    assert result["errors"] == 0, result["errors_by_status"]
+    assert result["seed"]["accounts"] == 40 and result["seed"]["messages"] > 0
+    assert result["requests"]["total"] == int(READS.duration * READS.rate)
+    assert set(result["endpoints"]) == set(READ_PROFILE_ENDPOINTS)
+    for endpoint in result["endpoints"].values():
+        assert endpoint.keys() >= {"count", "p50_ms", "p95_ms", "p99_ms", "achieved_rps", "shed"}
+    assert sum(e["count"] for e in result["endpoints"].values()) == result["requests"]["total"]
+    assert result["api_workers"] == 1 and result["ok"] is True
