@@ -13,6 +13,7 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from models.checksums import file_sha256
+from models.onnx_runtime import make_session
 from models.sentiment.preprocess import normalize_text
 
 ARTIFACTS_ROOT = Path(__file__).resolve().parent / "artifacts"
@@ -97,14 +98,6 @@ def onnx_logits(
         feed = {"input_ids": input_ids, "attention_mask": mask}
         out[chunk] = session.run(["logits"], feed)[0]
     return out
-
-
-def make_session(model_path: Path, threads: int) -> ort.InferenceSession:
-    """CPU onnxruntime session with a fixed thread count."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
 
 
 class OnnxSentimentModel:

@@ -17,6 +17,7 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from models.checksums import ModelChecksumError, file_sha256
+from models.onnx_runtime import make_session
 
 ARTIFACTS_ROOT = Path(__file__).resolve().parent / "artifacts"
 DEFAULT_ARTIFACT = "minilm-l6-base-int8"
@@ -83,14 +84,6 @@ def read_verified_manifest(artifact_dir: Path) -> dict[str, Any]:
                 f"{path}: sha256 {actual} does not match {expected} recorded in {MANIFEST_FILE}"
             )
     return manifest
-
-
-def make_session(model_path: Path, threads: int) -> ort.InferenceSession:
-    """CPU onnxruntime session with a fixed intra-op thread count."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
 
 
 class SentenceEncoder:

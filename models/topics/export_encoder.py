@@ -33,6 +33,7 @@ from torch import nn
 
 from models.checksums import file_sha256, verify
 from models.onnx_export import OPSET, export_fp32, quantize_int8
+from models.onnx_runtime import make_session
 from models.sentiment.modeling import MINILM_NAME, MINILM_SHA256
 from models.topics.encoder import (
     DEFAULT_ARTIFACT,
@@ -41,7 +42,6 @@ from models.topics.encoder import (
     encoder_version,
     l2_normalize,
     load_sentence_encoder,
-    make_session,
     pad_ids,
 )
 
