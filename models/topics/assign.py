@@ -111,6 +111,7 @@ class TopicAssigner:
         phrases = [topic.phrases() for topic in self.topics]
         embedded = encoder.encode([text for group in phrases for text in group])
         self._phrase_owner = np.repeat(np.arange(len(phrases)), [len(g) for g in phrases])
+        self._phrase_starts = np.searchsorted(self._phrase_owner, np.arange(len(phrases)))
         self._phrases = embedded
         means = np.stack(
             [embedded[self._phrase_owner == index].mean(axis=0) for index in range(len(phrases))]
@@ -149,10 +150,9 @@ class TopicAssigner:
             return np.zeros((0, len(self.keys)))
         to_mean = embeddings @ self._prototypes.T
         to_phrase = embeddings @ self._phrases.T
-        best = np.full((len(embeddings), len(self.keys)), -1.0)
-        for index in range(len(self.keys)):
-            best[:, index] = to_phrase[:, self._phrase_owner == index].max(axis=1)
-        return (to_mean + best) / 2.0
+        # Phrases are stored topic by topic, so one reduceat takes each topic's best phrase.
+        best = np.maximum.reduceat(to_phrase, self._phrase_starts, axis=1)
+        return (to_mean.astype(np.float64) + best) / 2.0
 
     def probabilities(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(similarities, confidences) per sentence and topic; heads override where trained."""
@@ -169,10 +169,16 @@ class TopicAssigner:
     ) -> list[list[SentenceTopic]]:
         """Topics of each sentence (rules 3-4), restricted to `allowed` keys when given."""
         similarity, confidence = self.probabilities(embeddings)
+        return self._select(similarity, confidence, allowed)
+
+    def _select(
+        self, similarity: np.ndarray, confidence: np.ndarray, allowed: set[str] | None
+    ) -> list[list[SentenceTopic]]:
+        """Rules 3-4 on precomputed (sentences, topics) similarities and confidences."""
         usable = np.array([allowed is None or key in allowed for key in self.keys])
         headed = set(self.heads.keys) if self.heads is not None else set()
         result: list[list[SentenceTopic]] = []
-        for row in range(len(embeddings)):
+        for row in range(len(similarity)):
             passes = usable & (confidence[row] >= 0.5)
             found: list[SentenceTopic] = []
             if passes.any():
@@ -200,13 +206,15 @@ class TopicAssigner:
         """Topics of scored messages; all their sentences are embedded in one call."""
         sentences = [[s.text for s in message.sentences] for message in messages]
         embeddings = self.embed([text for group in sentences for text in group])
+        similarity, confidence = self.probabilities(embeddings)
         results: list[MessageTopics] = []
         offset = 0
         for position, message in enumerate(messages):
             count = len(sentences[position])
             account = attributes[position] if attributes is not None else None
             allowed = self.taxonomy.keys_for(account)
-            per_sentence = self.assign_sentences(embeddings[offset : offset + count], allowed)
+            rows = slice(offset, offset + count)
+            per_sentence = self._select(similarity[rows], confidence[rows], allowed)
             offset += count
             mentions = (
                 self.competitors.find_in_sentences(sentences[position])

@@ -18,11 +18,14 @@ from tokenizers import Tokenizer
 
 from models.checksums import ModelChecksumError, file_sha256
 from models.onnx_runtime import make_session
+from models.topics.embedding_cache import EmbeddingCache, TokenKey
 
 ARTIFACTS_ROOT = Path(__file__).resolve().parent / "artifacts"
 DEFAULT_ARTIFACT = "minilm-l6-base-int8"
 MANIFEST_FILE = "manifest.json"
 VERSION_PREFIX = "all-MiniLM-L6-v2-int8"
+# Recent sentence embeddings kept per encoder: 20,000 x 384 float32 is about 31 MB.
+DEFAULT_CACHE_SIZE = 20_000
 
 
 def default_encoder_dir() -> Path:
@@ -97,9 +100,11 @@ class SentenceEncoder:
         version: str,
         dimension: int,
         output_name: str = "embeddings",
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         self.version = version
         self.dimension = dimension
+        self.cache = EmbeddingCache(cache_size)
         self._session = session
         self._tokenizer = tokenizer
         self._output_name = output_name
@@ -112,15 +117,34 @@ class SentenceEncoder:
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """(n, dimension) float32 embeddings, L2-normalised rows, in input order.
 
-        Texts are sorted by token count and each batch is padded only to its longest member,
-        which keeps the usual short messages cheap.
+        Each distinct token sequence is run once; sequences seen before come from the cache
+        (see embedding_cache.py). The rest are sorted by token count and each batch is padded
+        only to its longest member, which keeps the usual short messages cheap.
         """
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
-        ids = self.token_ids(texts)
+        keys = [tuple(row) for row in self.token_ids(texts)]
+        cached = self.cache.get_many(keys)
+        missing: dict[TokenKey, list[int]] = {}
+        for index, (key, row) in enumerate(zip(keys, cached, strict=True)):
+            if row is None:
+                missing.setdefault(key, []).append(index)
+            else:
+                out[index] = row
+        if missing:
+            fresh = list(missing)
+            vectors = self._run(fresh, batch_size)
+            for key, vector in zip(fresh, vectors, strict=True):
+                out[missing[key]] = vector
+            self.cache.put_many(fresh, vectors)
+        return out
+
+    def _run(self, ids: Sequence[Sequence[int]], batch_size: int) -> np.ndarray:
+        """Unit embeddings of tokenised inputs: length-sorted batches, dynamic padding."""
+        out = np.zeros((len(ids), self.dimension), dtype=np.float32)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
@@ -130,8 +154,11 @@ class SentenceEncoder:
         return l2_normalize(out)
 
 
-def load_sentence_encoder(artifact_dir: Path | None = None, *, threads: int = 2) -> SentenceEncoder:
-    """Load the encoder after verifying the sha256 of its ONNX graph and tokenizer."""
+def load_sentence_encoder(
+    artifact_dir: Path | None = None, *, threads: int = 2, cache_size: int = DEFAULT_CACHE_SIZE
+) -> SentenceEncoder:
+    """Load the encoder after verifying the sha256 of its ONNX graph and tokenizer;
+    `cache_size` embeddings of recent sentences are kept (0: none)."""
     artifact_dir = Path(artifact_dir) if artifact_dir is not None else default_encoder_dir()
     manifest = read_verified_manifest(artifact_dir)
     model_file = str(manifest["model_file"])
@@ -143,4 +170,5 @@ def load_sentence_encoder(artifact_dir: Path | None = None, *, threads: int = 2)
         version=encoder_version(manifest["files"][model_file]),
         dimension=int(manifest["dimension"]),
         output_name=str(manifest.get("onnx", {}).get("output", "embeddings")),
+        cache_size=cache_size,
     )
