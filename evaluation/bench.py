@@ -232,6 +232,100 @@ def _with_topics(artifact_dir: Path | None, threads: int) -> Callable[[list[str]
     return score
 
 
+def _with_shared_topics(artifact_dir: Path | None, threads: int) -> Callable[[list[str]], Any]:
+    """Topics from the sentiment pass itself (models/topics/shared.py): one model run."""
+    from models.message_sentiment import MessageSentimentScorer
+    from models.sentences import SentenceSplitter
+    from models.topics.assign import TopicAssigner
+    from models.topics.competitors import CompetitorMatcher
+    from models.topics.encoder import load_sentence_encoder
+    from models.topics.shared import SharedSentimentPass
+    from models.topics.taxonomy import load_taxonomy
+
+    shared = SharedSentimentPass(artifact_dir, threads=threads)
+    scorer = MessageSentimentScorer(shared, SentenceSplitter())
+    assigner = TopicAssigner(
+        shared.topic_encoder,
+        load_taxonomy(),
+        competitors=CompetitorMatcher.from_yaml(),
+        phrase_encoder=load_sentence_encoder(threads=threads, cache_size=0),
+    )
+
+    def score(texts: list[str]) -> Any:
+        shared.cache.clear()  # cold, as in _with_topics
+        return assigner.assign(scorer.score(texts))
+
+    return score
+
+
+PATHS: dict[str, Callable[[Path | None, int], Callable[[list[str]], Any]]] = {
+    "fast": lambda artifact_dir, threads: _fast(artifact_dir, threads),
+    "message_path": lambda artifact_dir, threads: _message(artifact_dir, threads),
+    "message_path_with_topics": _with_topics,
+    "message_path_with_shared_topics": _with_shared_topics,
+}
+
+
+def _fast(artifact_dir: Path | None, threads: int) -> Callable[[list[str]], Any]:
+    from models.minilm import MiniLMBackend
+
+    return MiniLMBackend(artifact_dir, threads=threads).predict_proba
+
+
+def _message(artifact_dir: Path | None, threads: int) -> Callable[[list[str]], Any]:
+    from models.message_sentiment import MessageSentimentScorer
+    from models.minilm import MiniLMBackend
+    from models.sentences import SentenceSplitter
+
+    return MessageSentimentScorer(
+        MiniLMBackend(artifact_dir, threads=threads), SentenceSplitter()
+    ).score
+
+
+def interleaved(
+    corpus: Corpus, *, rounds: int = 5, threads: int = 2, artifact_dir: Path | None = None
+) -> dict[str, Any]:
+    """Throughput of the fast path and the message paths, timed in turn for `rounds` rounds.
+
+    On a shared machine the load moves within seconds; timing the paths one after the other
+    in every round and taking medians (and the median of the per-round ratios to the fast
+    path) keeps the comparison fair where the sequential `run` is not.
+    """
+    scorers = {name: load(artifact_dir, threads) for name, load in PATHS.items()}
+    for score in scorers.values():
+        score(corpus.texts[:BATCH_SIZE])  # warm-up
+    timings: dict[str, list[float]] = {name: [] for name in scorers}
+    loads = [os.getloadavg()[0]]
+    for _ in range(rounds):
+        for name, score in scorers.items():
+            started = time.perf_counter()
+            score(corpus.texts)
+            timings[name].append(time.perf_counter() - started)
+        loads.append(os.getloadavg()[0])
+    n = len(corpus.texts)
+    return {
+        "corpus": corpus.description,
+        "n_texts": n,
+        "threads": threads,
+        "rounds": rounds,
+        "machine": f"{platform.machine()} {os.cpu_count()} cpu(s), {platform.python_version()}",
+        "load_average_1m": [round(value, 2) for value in loads],
+        "texts_per_s": {
+            name: round(n / statistics.median(values), 1) for name, values in timings.items()
+        },
+        "vs_fast": {
+            name: round(
+                statistics.median(
+                    fast / mine for fast, mine in zip(timings["fast"], values, strict=True)
+                ),
+                3,
+            )
+            for name, values in timings.items()
+            if name != "fast"
+        },
+    }
+
+
 def main(data: Path | None = None, threads: int = 2) -> None:
     """Run the benchmark and print its JSON to stdout (progress goes to stderr)."""
     corpus = file_corpus(data) if data else sample_corpus()
@@ -244,8 +338,18 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=None, help="CSV with a text column")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=0,
+        help="time the fast and message paths in turn for N rounds (medians) instead",
+    )
     arguments = parser.parse_args()
-    main(arguments.data, arguments.threads)
+    if arguments.rounds:
+        chosen = file_corpus(arguments.data) if arguments.data else sample_corpus()
+        print(json.dumps(interleaved(chosen, rounds=arguments.rounds, threads=arguments.threads)))
+    else:
+        main(arguments.data, arguments.threads)
 
 
 UMSAB_LANGUAGES = {

@@ -29,6 +29,13 @@ def evaluate_topics_command(
         Path | None, typer.Option("--taxonomy", help="Taxonomy YAML [default: the shipped one]")
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="First N rows only")] = None,
+    shared_pass: Annotated[
+        bool,
+        typer.Option(
+            "--shared-pass",
+            help="Sentence embeddings from the sentiment model's own pass (topics/shared.py)",
+        ),
+    ] = False,
 ) -> None:
     """Measure topic assignment against your own labelled messages."""
     from models.minilm import MessageLevelBackend
@@ -55,10 +62,25 @@ def evaluate_topics_command(
         typer.echo(f"error: topics not in the taxonomy: {', '.join(unknown)}", err=True)
         raise typer.Exit(2)
     print(f"scoring {len(rows)} messages ...", file=sys.stderr)
-    scored = MessageLevelBackend().scorer.score([str(row.get(text_col) or "") for row in rows])
-    assigner = TopicAssigner(
-        load_sentence_encoder(), chosen, competitors=CompetitorMatcher.from_yaml()
-    )
+    texts = [str(row.get(text_col) or "") for row in rows]
+    if shared_pass:
+        from models.message_sentiment import MessageSentimentScorer
+        from models.sentences import SentenceSplitter
+        from models.topics.shared import SharedSentimentPass
+
+        shared = SharedSentimentPass()
+        scored = MessageSentimentScorer(shared, SentenceSplitter()).score(texts)
+        assigner = TopicAssigner(
+            shared.topic_encoder,
+            chosen,
+            competitors=CompetitorMatcher.from_yaml(),
+            phrase_encoder=load_sentence_encoder(cache_size=0),
+        )
+    else:
+        scored = MessageLevelBackend().scorer.score(texts)
+        assigner = TopicAssigner(
+            load_sentence_encoder(), chosen, competitors=CompetitorMatcher.from_yaml()
+        )
     predicted = [{f.topic for f in found.topics} for found in assigner.assign(scored)]
     base = {topic.key for topic in chosen.topics}  # segment topics only when labelled
     metrics = topic_metrics(gold, predicted, base | set().union(*gold))

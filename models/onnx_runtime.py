@@ -7,9 +7,11 @@ from pathlib import Path
 import onnxruntime as ort
 
 
-def make_session(model_path: Path, threads: int) -> ort.InferenceSession:
-    """CPU onnxruntime session with `threads` intra-op threads and one inter-op thread."""
+def make_session(model: Path | bytes, threads: int) -> ort.InferenceSession:
+    """CPU onnxruntime session with `threads` intra-op threads and one inter-op thread, from a
+    model file or a serialised model already checked by the caller."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])

@@ -98,6 +98,7 @@ class TopicAssigner:
         competitors_version: str = "",
         margin: float = 0.03,
         sharpness: float = 0.05,
+        phrase_encoder: Encoder | None = None,
     ) -> None:
         self.encoder = encoder
         self.taxonomy = taxonomy
@@ -109,7 +110,9 @@ class TopicAssigner:
         self.keys = [topic.key for topic in self.topics]
         self.thresholds = np.array([taxonomy.threshold(topic) for topic in self.topics])
         phrases = [topic.phrases() for topic in self.topics]
-        embedded = encoder.encode([text for group in phrases for text in group])
+        # The taxonomy's phrases are embedded once, by `phrase_encoder` where given (the base
+        # topic encoder when sentences come from the shared sentiment pass, see shared.py).
+        embedded = (phrase_encoder or encoder).encode([text for group in phrases for text in group])
         self._phrase_owner = np.repeat(np.arange(len(phrases)), [len(g) for g in phrases])
         self._phrase_starts = np.searchsorted(self._phrase_owner, np.arange(len(phrases)))
         self._phrases = embedded
@@ -122,6 +125,8 @@ class TopicAssigner:
             digest.update(heads.fingerprint.encode())
         if competitors is not None:
             digest.update(f"competitors:{competitors_version}".encode())
+        if phrase_encoder is not None:
+            digest.update(f"phrases:{phrase_encoder.version}".encode())
         self.version = f"topics-{taxonomy.key}-{digest.hexdigest()[:10]}+{encoder.version}"
 
     def phrase_embeddings(self) -> dict[str, np.ndarray]:

@@ -42,3 +42,18 @@ def test_unknown_topics_and_columns_are_named(tmp_path: Path) -> None:
     assert unknown.exit_code == 2 and "weather" in unknown.output
     missing = runner.invoke(app, ["evaluate-topics", "--data", str(data), "--topic-col", "tags"])
     assert missing.exit_code == 2 and "tags" in missing.output
+
+
+def test_shared_pass_names_its_encoder(tmp_path: Path) -> None:
+    data = tmp_path / "topics.csv"
+    data.write_text(
+        "text,topics\n"
+        '"We were charged twice on the last invoice, please refund it.",billing\n'
+        '"We are looking at Quorvo, they are cheaper.",competitor\n',
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["evaluate-topics", "--data", str(data), "--shared-pass"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert "topic-projection" in report["model_version"]
+    assert report["topics"]["competitor"]["f1"] == 1.0
