@@ -33,6 +33,7 @@ import numpy as np
 import yaml
 from sklearn.metrics import accuracy_score, f1_score
 
+from models.topics.assign import Encoder
 from models.topics.encoder import SentenceEncoder, l2_normalize, load_sentence_encoder
 
 LOG = logging.getLogger("evaluation.topic_proxy")
@@ -202,8 +203,10 @@ def run(
     encoder: SentenceEncoder | None = None,
     setfit_options: dict[str, Any] | None = None,
     eval_split: str = "test",
+    text_encoder: Encoder | None = None,
 ) -> dict[str, Any]:
-    """Evaluate one mode on one dataset and return the result record."""
+    """Evaluate one mode on one dataset and return the result record; `text_encoder` (default:
+    `encoder`) embeds the texts, `encoder` the class descriptions."""
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; one of {', '.join(MODES)}")
     if eval_split == "train" and mode not in ("zero-shot", "names-only"):
@@ -230,7 +233,7 @@ def run(
         else:
             phrase_sets = [[name_text(c)] for c in classes]
         predicted = nearest_prototype(
-            encoder, target.texts, prototypes(encoder, phrase_sets), classes
+            text_encoder or encoder, target.texts, prototypes(encoder, phrase_sets), classes
         )
         n_train_used = 0
     elif mode.startswith("setfit-"):
@@ -251,8 +254,9 @@ def run(
             if mode == "full-lr"
             else sample_per_class(train, int(mode.rsplit("-", 1)[1]), seed)
         )
-        head = fit_logistic_head(encoder.encode(few.texts), few.labels, seed=seed)
-        predicted = head.predict(encoder.encode(target.texts))
+        reader = text_encoder or encoder
+        head = fit_logistic_head(reader.encode(few.texts), few.labels, seed=seed)
+        predicted = head.predict(reader.encode(target.texts))
         n_train_used = len(few.texts)
     result = {
         "dataset": dataset,
@@ -264,7 +268,7 @@ def run(
         "n_classes": len(classes),
         "eval_split": eval_split,
         "seconds": round(time.perf_counter() - started, 1),
-        "encoder": encoder.version,
+        "encoder": (text_encoder or encoder).version,
         **extra,
     }
     return result
@@ -296,7 +300,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--setfit-epochs", type=int, default=None)
     parser.add_argument("--setfit-lr", type=float, default=None)
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar on stderr")
+    parser.add_argument(
+        "--shared-pass",
+        action="store_true",
+        help="texts embedded by the sentiment model's own pass (models/topics/shared.py)",
+    )
     return parser.parse_args(argv)
+
+
+def shared_text_encoder(threads: int) -> Encoder:
+    """The topic view of the shared sentiment pass."""
+    from models.topics.shared import SharedSentimentPass
+
+    return SharedSentimentPass(threads=threads).topic_encoder
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -323,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         encoder=encoder,
         setfit_options=setfit_options,
         eval_split=args.eval_split,
+        text_encoder=shared_text_encoder(args.threads) if args.shared_pass else None,
     )
     print(json.dumps(result))
     return 0

@@ -96,6 +96,16 @@ def test_cli_prints_one_json_object(
         assert result["accuracy"] == 1.0
 
 
+def test_shared_pass_embeds_the_texts_with_the_sentiment_model(
+    data_dir: Path, descriptions: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--data-dir", str(data_dir), "--dataset", "banking77", "--mode", "zero-shot"]
+    assert topic_proxy.main([*argv, "--descriptions", str(descriptions), "--shared-pass"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert "topic-projection" in result["encoder"]
+    assert result["accuracy"] == 1.0
+
+
 def test_sampling_is_seeded_and_capped() -> None:
     split = topic_proxy.Split([f"t{i}" for i in range(30)], ["a"] * 20 + ["b"] * 10)
     first = topic_proxy.sample_per_class(split, 8, seed=1)
