@@ -289,18 +289,21 @@ def interleaved(
 
     On a shared machine the load moves within seconds; timing the paths one after the other
     in every round and taking medians (and the median of the per-round ratios to the fast
-    path) keeps the comparison fair where the sequential `run` is not.
+    path) keeps the comparison fairer than the sequential `run`; the CPU seconds per pass
+    (`vs_fast_cpu`) are what other processes disturb least.
     """
     scorers = {name: load(artifact_dir, threads) for name, load in PATHS.items()}
     for score in scorers.values():
         score(corpus.texts[:BATCH_SIZE])  # warm-up
     timings: dict[str, list[float]] = {name: [] for name in scorers}
+    cpu: dict[str, list[float]] = {name: [] for name in scorers}
     loads = [os.getloadavg()[0]]
     for _ in range(rounds):
         for name, score in scorers.items():
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             score(corpus.texts)
             timings[name].append(time.perf_counter() - started)
+            cpu[name].append(time.process_time() - cpu_started)
         loads.append(os.getloadavg()[0])
     n = len(corpus.texts)
     return {
@@ -321,6 +324,13 @@ def interleaved(
                 3,
             )
             for name, values in timings.items()
+            if name != "fast"
+        },
+        # CPU seconds of this process per pass: what other processes' load disturbs least.
+        "cpu_s": {name: round(statistics.median(values), 2) for name, values in cpu.items()},
+        "vs_fast_cpu": {
+            name: round(statistics.median(cpu["fast"]) / statistics.median(values), 3)
+            for name, values in cpu.items()
             if name != "fast"
         },
     }
