@@ -24,9 +24,9 @@ from typing import Literal
 from sqlmodel import Session, col, select
 
 from models.topics.taxonomy import load_taxonomy
+from pipelines.feature_value import FeatureValue
 from pipelines.queue import active_version
 from sentiment_service.auth.scope import AccountScope
-from sentiment_service.health.scoring import FeatureValue
 from sentiment_service.storage.tables import (
     Account,
     CompetitorMention,

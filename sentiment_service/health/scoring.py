@@ -58,6 +58,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+# FeatureValue is defined below the service (the feature pipeline builds it) and keeps its
+# public name here.
+from pipelines.feature_value import FeatureValue
 from sentiment_service.health.scorecard import (
     Aggregation,
     Band,
@@ -71,14 +74,6 @@ from sentiment_service.health.transforms import InsufficientPeersError, transfor
 
 Status = Literal["ok", "missing", "stale", "no_evidence"]
 SECONDS_PER_DAY = 86_400.0
-
-
-@dataclass(frozen=True)
-class FeatureValue:
-    """One account feature at scoring time: its value and when it was observed."""
-
-    value: float | None
-    observed_at: datetime | None = None
 
 
 class ComponentScore(BaseModel):
