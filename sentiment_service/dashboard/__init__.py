@@ -12,15 +12,14 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from sentiment_service.dashboard import model_page
-from sentiment_service.dashboard.headers import SecurityHeadersMiddleware
-from sentiment_service.dashboard.routes import (
+from sentiment_service.dashboard import model_page, pages
+from sentiment_service.dashboard.access import (
     LoginRequired,
     PageError,
     login_required_handler,
     page_error_handler,
-    router,
 )
+from sentiment_service.dashboard.headers import SecurityHeadersMiddleware
 from sentiment_service.dashboard.sessions import SessionSigner
 from sentiment_service.settings import Settings
 
@@ -31,7 +30,7 @@ STATIC_PATH = "/static"
 def install_dashboard(app: FastAPI, settings: Settings) -> None:
     """Mount the dashboard on `app` (call before the app starts)."""
     app.state.dashboard_signer = SessionSigner.from_settings(settings)
-    app.include_router(router)
+    app.include_router(pages.router)
     app.include_router(model_page.router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(LoginRequired, login_required_handler)

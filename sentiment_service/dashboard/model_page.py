@@ -20,17 +20,16 @@ from fastapi.responses import RedirectResponse, Response
 from sentiment_service.api.deps import DatabaseDep, ModelsDep, get_model_jobs
 from sentiment_service.auth.permissions import Permission
 from sentiment_service.corrections import CorrectionIn, correct_sentiment_label
-from sentiment_service.dashboard.routes import (
-    LABELS,
+from sentiment_service.dashboard.access import (
     FormText,
     PageError,
     User,
-    _check_csrf,
-    _not_found,
-    _require,
-    is_htmx,
-    render,
+    check_csrf,
+    not_found,
+    require,
 )
+from sentiment_service.dashboard.pages.account import LABELS
+from sentiment_service.dashboard.rendering import is_htmx, render
 from sentiment_service.dashboard.sessions import DashboardUser
 from sentiment_service.errors import NotReadyError, ServiceError
 from sentiment_service.evaluations import evaluation_history
@@ -116,7 +115,7 @@ def model_page(
 @router.get("/model/jobs")
 def model_jobs_fragment(request: Request, user: User) -> Response:
     """The jobs table (htmx polls it while a job runs); the page without htmx."""
-    _require(user, Permission.EVALUATE, "see model jobs")
+    require(user, Permission.EVALUATE, "see model jobs")
     if not is_htmx(request):
         return RedirectResponse("/model#jobs", status_code=303)
     return render(request, "_model_jobs.html", _jobs_context(request), user=user)
@@ -132,11 +131,11 @@ def post_queue_label(
     label: FormText = None,
 ) -> Response:
     """One-click label of a queued message, as PUT /v1/messages/{id}/sentiment-label."""
-    _check_csrf(request, user, csrf_token)
-    _require(user, Permission.EVALUATE, "label messages")
+    check_csrf(request, user, csrf_token)
+    require(user, Permission.EVALUATE, "label messages")
     message_id = _ref(message_ref)
     if not message_id:
-        raise _not_found(user, "The message")
+        raise not_found(user, "The message")
     if label not in LABELS:
         raise PageError(422, "Invalid label", "Choose negative, neutral or positive.", user)
     try:
@@ -145,7 +144,7 @@ def post_queue_label(
             correct_sentiment_label(session, message_id, body, actor=user.principal.actor)
     except ServiceError as problem:
         if problem.status_code == 404:
-            raise _not_found(user, f"Message {message_id}") from None
+            raise not_found(user, f"Message {message_id}") from None
         raise PageError(problem.status_code, "Label not saved", problem.detail, user) from None
     if not is_htmx(request):
         return RedirectResponse("/model?notice=label#queue", status_code=303)
@@ -156,8 +155,8 @@ def post_queue_label(
 @router.post("/model/adaptations")
 def post_start_adaptation(request: Request, user: User, csrf_token: FormText = None) -> Response:
     """Start an adaptation on the stored corrections (analyst, admin)."""
-    _check_csrf(request, user, csrf_token)
-    _require(user, Permission.EVALUATE, "start an adaptation")
+    check_csrf(request, user, csrf_token)
+    require(user, Permission.EVALUATE, "start an adaptation")
     try:
         get_model_jobs(request).start_adaptation(user.principal.actor, epochs=None, seed=13)
     except ServiceError as problem:
@@ -172,16 +171,16 @@ def post_promote(
     request: Request, job_ref: str, user: User, csrf_token: FormText = None
 ) -> Response:
     """Gate an adapted model and promote it if it passes (analyst, admin)."""
-    _check_csrf(request, user, csrf_token)
-    _require(user, Permission.EVALUATE, "promote a model")
+    check_csrf(request, user, csrf_token)
+    require(user, Permission.EVALUATE, "promote a model")
     job_id = _ref(job_ref)
     if not job_id:
-        raise _not_found(user, "The adaptation job")
+        raise not_found(user, "The adaptation job")
     try:
         get_model_jobs(request).start_promotion(user.principal.actor, job_id)
     except ServiceError as problem:
         if problem.status_code == 404:
-            raise _not_found(user, f"Adaptation job {job_id}") from None
+            raise not_found(user, f"Adaptation job {job_id}") from None
         raise PageError(
             problem.status_code, "Gate not started", _sentence(problem.detail), user
         ) from None
