@@ -455,8 +455,8 @@ def _train(
 
     from models.sentiment.inference import encode_texts, pad_batch
     from models.sentiment.modeling import layerwise_param_groups
+    from models.sentiment.predict import predict_logits
     from models.sentiment.torch_weights import WORD_EMBEDDINGS
-    from models.sentiment.train import predict_logits
 
     mixed = D.concat([train, replay]) if replay is not None else train
     is_replay = torch.zeros(len(mixed), dtype=torch.bool)
@@ -594,6 +594,7 @@ def adapt(
 
     from models.sentiment.inference import encode_texts, load_tokenizer
     from models.sentiment.modeling import build_classifier, minilm_path
+    from models.sentiment.predict import predict_logits
     from models.sentiment.torch_weights import (
         WEIGHTS_FILE,
         base_state,
@@ -601,7 +602,6 @@ def adapt(
         expand_state,
         load_compact,
     )
-    from models.sentiment.train import predict_logits
 
     torch.set_num_threads(request.threads)
     torch.manual_seed(request.seed)

@@ -17,6 +17,7 @@ from models.sentiment.card import write_model_card
 from models.sentiment.export import export_fp32, quantize_int8
 from models.sentiment.inference import OnnxSentimentModel, encode_texts
 from models.sentiment.metrics import evaluation_report
+from models.sentiment.predict import predict_logits
 from models.sentiment.preprocess import PREPROCESSING_ID
 from models.sentiment.torch_weights import WEIGHTS_FILE, base_state, compact_state, save_compact
 
@@ -40,8 +41,6 @@ def _reports(logits: dict[str, np.ndarray], splits: D.Splits, temperature: float
 
 def _write_teacher(args: argparse.Namespace, run: dict, model, tok, splits: D.Splits) -> None:
     """Save the teacher's logits on train + validation texts for distillation."""
-    from models.sentiment.train import predict_logits
-
     texts = splits.train.texts + splits.val.texts
     logits = predict_logits(model, encode_texts(tok, texts))
     args.out.mkdir(parents=True, exist_ok=True)

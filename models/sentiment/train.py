@@ -21,10 +21,12 @@ from tqdm import tqdm
 
 from models.cache import cache_dir
 from models.sentiment import data as D
+from models.sentiment.artifact import finish_run
 from models.sentiment.bases import base_model_dir
 from models.sentiment.inference import encode_texts, load_tokenizer, pad_batch
 from models.sentiment.metrics import fit_temperature, macro_f1_by_source
 from models.sentiment.modeling import build_classifier, layerwise_param_groups
+from models.sentiment.predict import predict_logits
 from models.sentiment.torch_weights import (
     WEIGHTS_FILE,
     base_state,
@@ -81,19 +83,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="working folder (default: SENTIMENT_SERVICE_CACHE_DIR or the user cache dir)",
     )
     return p.parse_args(argv)
-
-
-def predict_logits(
-    model: torch.nn.Module, ids: list[list[int]], batch_size: int = 128
-) -> np.ndarray:
-    """Eval-mode logits in input order."""
-    model.eval()
-    out = np.zeros((len(ids), 3), dtype=np.float32)
-    with torch.inference_mode():
-        for chunk in D.sorted_batches([len(x) for x in ids], batch_size):
-            input_ids, mask = pad_batch([ids[i] for i in chunk])
-            out[chunk] = model(torch.from_numpy(input_ids), torch.from_numpy(mask)).numpy()
-    return out
 
 
 def teacher_targets(paths: list[Path], texts: list[str], temperature: float) -> torch.Tensor:
@@ -260,8 +249,6 @@ def main(argv: list[str] | None = None) -> None:
         },
         **outcome,
     }
-    from models.sentiment.artifact import finish_run
-
     finish_run(args, run, model, tok, splits, val_logits, test_logits)
 
 
