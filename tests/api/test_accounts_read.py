@@ -20,9 +20,10 @@ from sqlmodel import col
 from pipelines.ingest import Ingestor, IngestPolicy
 from pipelines.scoring import ScoringWorker
 from pipelines.topics import topic_model
-from sentiment_service.accounts import QUOTE_CHARS, encode_offset_cursor
+from sentiment_service.accounts.detail import QUOTE_CHARS
 from sentiment_service.health.service import score_day
 from sentiment_service.model_hub import ModelHub
+from sentiment_service.pagination import encode_offset_cursor
 from sentiment_service.storage.database import Database
 from sentiment_service.storage.tables import AccountDailyTopicRollup
 from sentiment_service.vocabulary import Role
