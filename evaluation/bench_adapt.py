@@ -25,6 +25,7 @@ from sklearn.metrics import f1_score
 
 from models.backends import LABELS
 from models.sentiment import adapt as A
+from models.sentiment import adapt_recipe as R
 from models.sentiment import b2b_data
 from models.sentiment.inference import default_artifact_dir
 
@@ -72,13 +73,13 @@ def main(argv: list[str] | None = None) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="tuning only: override a recipe constant of models.sentiment.adapt",
+        help="tuning only: override a recipe constant of models.sentiment.adapt_recipe",
     )
     p.add_argument("--skip", default="", help="comma-separated sets not to score")
     args = p.parse_args(argv)
     for item in args.set:
         name, _, value = item.partition("=")
-        setattr(A, name, type(getattr(A, name))(value))
+        setattr(R, name, type(getattr(R, name))(value))
     train = pd.read_csv(args.data_dir / "se-github" / "train.csv", keep_default_na=False)
     sample = train.sample(n=args.rows, random_state=args.seed)
     rest = train.drop(index=sample.index)
