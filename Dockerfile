@@ -18,6 +18,7 @@ COPY models/ models/
 COPY connectors/ connectors/
 COPY pipelines/ pipelines/
 COPY evaluation/ evaluation/
+COPY tools/ tools/
 RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install --find-links /wheels -c requirements.lock "torch==2.13.0" \
     && /opt/venv/bin/pip install --find-links /wheels -c requirements.lock .

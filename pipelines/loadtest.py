@@ -21,7 +21,7 @@ messages they processed (printed when they stop) must equal the number stored, s
 was scored twice.
 
 The `reads` profile measures the read path alone: it seeds the database with a portfolio
-(`pipelines.read_seed`: 1,000 accounts with messages, scores, topics, metrics, rollups and
+(`tools.read_seed`: 1,000 accounts with messages, scores, topics, metrics, rollups and
 health scores by default; a database seeded by an earlier run is reused), starts only the API
 (no scoring worker) and offers GETs of READ_PROFILE_ENDPOINTS for random seeded accounts at
 the given rate. Clients never send If-None-Match, so every answer is computed (or served from
@@ -61,7 +61,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
-from pipelines import read_seed
 from sentiment_service.accounts import AccountIn, upsert_account
 from sentiment_service.auth.keys import create_key
 from sentiment_service.sample_loader import SAMPLE_DIR
@@ -69,6 +68,7 @@ from sentiment_service.storage import migrate
 from sentiment_service.storage.database import Database
 from sentiment_service.storage.tables import Message, MessageScore, PipelineState, ScoringQueueItem
 from sentiment_service.vocabulary import Role
+from tools import read_seed
 
 ACTIVE_VERSION_KEY = "sentiment_model_version"  # as in pipelines.queue (not imported: no models)
 STARTUP_TIMEOUT_S = 180.0

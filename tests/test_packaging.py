@@ -6,6 +6,7 @@ import tomllib
 import warnings
 from pathlib import Path
 
+from setuptools import find_packages
 from setuptools.config.pyprojecttoml import apply_configuration
 from setuptools.dist import Distribution
 
@@ -26,3 +27,16 @@ def test_the_build_backend_is_new_enough_for_spdx_licences() -> None:
     (setuptools,) = [r for r in requires if r.startswith("setuptools")]
     minimum = tuple(int(part) for part in setuptools.split(">=")[1].split("."))
     assert minimum >= (77,), setuptools  # PEP 639 `license = "<SPDX>"` needs setuptools 77
+
+
+def test_every_top_level_package_but_the_tests_is_in_the_distribution() -> None:
+    """The CLI imports tooling (`sentiment-service bench load` seeds through tools/), so a
+    package left out of `packages.find` would break the installed command."""
+    root = PYPROJECT.parent
+    include = tomllib.loads(PYPROJECT.read_text())["tool"]["setuptools"]["packages"]["find"][
+        "include"
+    ]
+    shipped = set(find_packages(where=str(root), include=include))
+    top_level = {init.parent.name for init in root.glob("*/__init__.py")} - {"tests"}
+    assert "tools" in top_level
+    assert sorted(top_level - shipped) == []

@@ -6,8 +6,7 @@ default in proportion to how few positives the topic has:
     threshold = (n * best + PRIOR * default) / (n + PRIOR),  PRIOR = 5 messages,
 so a topic seen twice barely moves while a well-supported topic gets its own boundary.
 
-    python -m models.topics.calibrate --data sentiment_service/sample_data/labelled_messages.csv \
-        --half even --out models/topics/default_taxonomy.yaml
+The command-line tool that runs it on a labelled file is `python -m tools.calibrate_topics`.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import typer
 import yaml
 
 from models.topics.assign import TopicAssigner
@@ -84,40 +82,3 @@ def write_taxonomy(taxonomy: Taxonomy, path: Path, header: str) -> None:
         taxonomy.model_dump(mode="json", exclude_none=True), sort_keys=False, width=100
     )
     path.write_text(header + body, encoding="utf-8")
-
-
-def main(
-    data: Path = typer.Option(..., help="CSV with text and topics columns"),
-    taxonomy_path: Path = typer.Option(Path(__file__).with_name("default_taxonomy.yaml")),
-    out: Path = typer.Option(..., help="where to write the calibrated taxonomy"),
-    half: str = typer.Option("all", help="all | even | odd rows (hold the other half out)"),
-    text_col: str = "text",
-    topic_col: str = "topics",
-) -> None:
-    """Calibrate topic thresholds on a labelled sample and write the taxonomy."""
-    from evaluation.datasets import read_table
-    from evaluation.topics import parse_topics
-    from models.minilm import MessageLevelBackend
-    from models.topics.encoder import load_sentence_encoder
-    from models.topics.taxonomy import load_taxonomy
-
-    table, _ = read_table(data)
-    rows = [
-        r for i, r in enumerate(table.rows) if half == "all" or (i % 2 == 0) == (half == "even")
-    ]
-    taxonomy = load_taxonomy(taxonomy_path)
-    assigner = TopicAssigner(load_sentence_encoder(), taxonomy)
-    scored = MessageLevelBackend().scorer.score([str(r[text_col]) for r in rows])
-    sentences = [[s.text for s in message.sentences] for message in scored]
-    thresholds = calibrate(assigner, sentences, [parse_topics(r.get(topic_col)) for r in rows])
-    header = "".join(
-        line
-        for line in taxonomy_path.read_text(encoding="utf-8").splitlines(keepends=True)
-        if line.startswith("#")
-    )
-    write_taxonomy(with_thresholds(taxonomy, thresholds), out, header + "\n")
-    typer.echo(yaml.safe_dump({"rows": len(rows), "thresholds": thresholds}), err=True)
-
-
-if __name__ == "__main__":
-    typer.run(main)

@@ -15,17 +15,17 @@ from connectors.base import SyncSummary
 from connectors.crm_notes import HubSpotNotesConnector, HubSpotOptions, hubspot_client
 from connectors.http import HttpPolicy, VendorHttp
 from connectors.intercom import IntercomConnector, IntercomOptions, intercom_client
-from connectors.testing.intercom_fake import FakeIntercom
-from connectors.testing.server import FakeApi, Reply, Request
-from connectors.testing.zendesk_fake import (
-    FakeZendesk,
-    generate,
-    generate_adversarial,
-)
 from connectors.zendesk import ROLES, ZendeskConnector, ZendeskOptions, zendesk_client
 from sentiment_service.storage.database import Database
 from tests.connectors.conftest import Sleeps, engine, make_accounts, stored
 from tests.connectors.test_social_and_crm import FakeHubSpot
+from tools.fake_vendors.intercom_fake import FakeIntercom
+from tools.fake_vendors.server import FakeApi, Reply, Request
+from tools.fake_vendors.zendesk_fake import (
+    FakeZendesk,
+    generate,
+    generate_adversarial,
+)
 
 POLICY = HttpPolicy(read_timeout=0.3, connect_timeout=0.5, backoff_base=0.01)
 SHOW_MANY = "/api/v2/users/show_many.json"

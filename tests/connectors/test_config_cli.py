@@ -15,10 +15,10 @@ from connectors.cli import schedule_command, sync_command
 from connectors.config import ConnectorConfig, ZendeskConfig, load_config
 from connectors.errors import ConfigError
 from connectors.schedule import Scheduler
-from connectors.testing.server import FakeApi
-from connectors.testing.zendesk_fake import FakeZendesk, basic, generate
 from sentiment_service.storage.database import Database
 from tests.connectors.conftest import make_accounts, stored, sync_state
+from tools.fake_vendors.server import FakeApi
+from tools.fake_vendors.zendesk_fake import FakeZendesk, basic, generate
 
 CONFIG = """
 secrets_file: secrets.yaml

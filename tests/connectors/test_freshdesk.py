@@ -23,8 +23,6 @@ from connectors.errors import AuthenticationError, ConfigError, ConnectorError
 from connectors.freshdesk import FreshdeskConnector, FreshdeskOptions, freshdesk_client
 from connectors.http import HttpPolicy, VendorHttp
 from connectors.registry import Runtime, build_connector, close_connector
-from connectors.testing.freshdesk_fake import FakeFreshdesk, basic, generate
-from connectors.testing.server import FakeApi, Fault, Reply, Request
 from sentiment_service.storage.database import Database
 from tests.connectors.conftest import (
     Sleeps,
@@ -34,6 +32,8 @@ from tests.connectors.conftest import (
     stored,
     sync_state,
 )
+from tools.fake_vendors.freshdesk_fake import FakeFreshdesk, basic, generate
+from tools.fake_vendors.server import FakeApi, Fault, Reply, Request
 
 KEY = "fd-api-key"
 POLICY = HttpPolicy(read_timeout=0.3, connect_timeout=0.5, backoff_base=0.01)

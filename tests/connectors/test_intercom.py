@@ -12,10 +12,10 @@ from connectors.base import Page
 from connectors.errors import AuthenticationError
 from connectors.http import HttpPolicy, VendorHttp
 from connectors.intercom import IntercomConnector, IntercomOptions, intercom_client
-from connectors.testing.intercom_fake import FakeIntercom
-from connectors.testing.server import FakeApi, Fault
 from sentiment_service.storage.database import Database
 from tests.connectors.conftest import Sleeps, engine, make_accounts, stored, sync_state
+from tools.fake_vendors.intercom_fake import FakeIntercom
+from tools.fake_vendors.server import FakeApi, Fault
 
 NOW = 1_790_000_000.0
 POLICY = HttpPolicy(read_timeout=0.3, backoff_base=0.01)

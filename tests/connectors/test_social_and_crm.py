@@ -11,9 +11,9 @@ from connectors.crm_notes import HubSpotNotesConnector, HubSpotOptions, hubspot_
 from connectors.errors import AuthenticationError
 from connectors.http import HttpPolicy, VendorHttp
 from connectors.social import XConnector, XOptions, x_client
-from connectors.testing.server import FakeApi, Fault, Reply, Request
 from sentiment_service.storage.database import Database
 from tests.connectors.conftest import Sleeps, engine, make_accounts, stored, sync_state
+from tools.fake_vendors.server import FakeApi, Fault, Reply, Request
 
 POLICY = HttpPolicy(read_timeout=0.3, backoff_base=0.01)
 NOW = 1_790_000_000.0

@@ -17,9 +17,9 @@ from connectors.surveys import (
     delighted_client,
     survey_file_connector,
 )
-from connectors.testing.server import FakeApi, Fault, Reply, Request
 from sentiment_service.storage.database import Database
 from tests.connectors.conftest import Sleeps, engine, make_accounts, quarantine_codes, stored
+from tools.fake_vendors.server import FakeApi, Fault, Reply, Request
 
 BASIC = "Basic ZGwta2V5Og=="  # base64("dl-key:")
 POLICY = HttpPolicy(read_timeout=0.3, backoff_base=0.01)

@@ -12,8 +12,6 @@ import pytest
 from connectors.base import Page
 from connectors.errors import AuthenticationError
 from connectors.http import HttpPolicy, VendorHttp
-from connectors.testing.server import FakeApi, Fault
-from connectors.testing.zendesk_fake import FakeZendesk, generate
 from connectors.zendesk import ZendeskConnector, ZendeskOptions, zendesk_client
 from sentiment_service.storage.database import Database
 from tests.connectors.conftest import (
@@ -24,6 +22,8 @@ from tests.connectors.conftest import (
     stored,
     sync_state,
 )
+from tools.fake_vendors.server import FakeApi, Fault
+from tools.fake_vendors.zendesk_fake import FakeZendesk, generate
 
 TOKEN = "secret-token"
 POLICY = HttpPolicy(read_timeout=0.3, connect_timeout=0.5, backoff_base=0.01)

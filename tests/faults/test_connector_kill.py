@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 
-from connectors.testing.server import FakeApi
-from connectors.testing.zendesk_fake import FakeZendesk, generate
 from tests.faults.conftest import (
     Child,
     make_accounts,
@@ -23,6 +21,8 @@ from tests.faults.conftest import (
     wait_for,
     wait_until_disconnected,
 )
+from tools.fake_vendors.server import FakeApi
+from tools.fake_vendors.zendesk_fake import FakeZendesk, generate
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

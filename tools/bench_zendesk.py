@@ -1,8 +1,8 @@
 """Scale check: sync a faulty fake Zendesk, SIGKILL the sync mid-way, resume, verify the result.
 
-Run `python -m connectors.bench_zendesk [--database-url URL]` (default: a fresh SQLite file).
+Run `python -m tools.bench_zendesk [--database-url URL]` (default: a fresh SQLite file).
 Waits asked for by the fake (Retry-After, backoff) are scaled by --time-scale to keep it short.
-`--adversarial` makes the data look like a real account (connectors/testing/zendesk_fake.py,
+`--adversarial` makes the data look like a real account (tools/fake_vendors/zendesk_fake.py,
 generate_adversarial): texts repeat across tickets, authors and roles, half of the users are
 missing from the sideloads and some are deleted. Either way the result must be exact: every
 upstream comment stored once with its text (0 missing, 0 extra, 0 duplicated) and, in the
@@ -28,8 +28,6 @@ from sqlmodel import select
 
 from connectors.base import SyncEngine, SyncOptions
 from connectors.http import HttpPolicy, VendorHttp
-from connectors.testing.server import FakeApi
-from connectors.testing.zendesk_fake import FakeZendesk, generate, generate_adversarial
 from connectors.zendesk import ROLES, ZendeskConnector, ZendeskOptions, zendesk_client
 from pipelines.ingest import IngestPolicy
 from sentiment_service.accounts import AccountIn, upsert_account
@@ -37,6 +35,8 @@ from sentiment_service.logs import configure_logging
 from sentiment_service.storage import migrate
 from sentiment_service.storage.database import Database
 from sentiment_service.storage.tables import Account, Message
+from tools.fake_vendors.server import FakeApi
+from tools.fake_vendors.zendesk_fake import FakeZendesk, generate, generate_adversarial
 
 EMAIL, TOKEN = "ops@example.com", "secret-token"
 
@@ -75,7 +75,7 @@ def _count(database: Database) -> int:
 
 
 def _spawn(args: argparse.Namespace, database_url: str, base_url: str) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "connectors.bench_zendesk", "--worker"]
+    command = [sys.executable, "-m", "tools.bench_zendesk", "--worker"]
     command += ["--database-url", database_url, "--base-url", base_url]
     command += ["--time-scale", str(args.time_scale), "--workers", str(args.workers)]
     return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.testing.server import Reply, Request
+from tools.fake_vendors.server import Reply, Request
 
 BASE_EPOCH = int(datetime(2026, 10, 1, tzinfo=UTC).timestamp())
 COMMENTS_PATH = re.compile(r"^/api/v2/tickets/(\d+)/comments\.json$")
