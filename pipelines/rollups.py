@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, insert, text
 from sqlmodel import Session, SQLModel, col, select
 
+from sentiment_service.storage.filters import from_customer
 from sentiment_service.storage.tables import (
     AccountDailyRollup,
     AccountDailyTopicRollup,
@@ -74,7 +75,7 @@ def recompute(session: Session, keys: Iterable[tuple[str, date]], model_version:
                 Message.account_id == account_id,
                 col(Message.created_at) >= start,
                 col(Message.created_at) < end,
-                Message.author_role == "customer",
+                from_customer(),
             )
         ).all()
         tallies: dict[str, _Tally] = defaultdict(_Tally)
@@ -122,7 +123,7 @@ def recompute_topics(
             Message.account_id == account_id,
             col(Message.created_at) >= start,
             col(Message.created_at) < end,
-            Message.author_role == "customer",
+            from_customer(),
         )
     ).all()
     tallies: dict[str, _Tally] = defaultdict(_Tally)
@@ -157,7 +158,7 @@ def all_account_days(session: Session) -> set[tuple[str, date]]:
     """Every (account, UTC day) that has customer messages."""
     rows = session.exec(
         select(Message.account_id, Message.created_at).where(
-            col(Message.account_id).is_not(None), Message.author_role == "customer"
+            col(Message.account_id).is_not(None), from_customer()
         )
     ).all()
     return {(account_id, created.date()) for account_id, created in rows if account_id}
@@ -172,7 +173,7 @@ def rebuild_all(session: Session, model_version: str, *, chunk_rows: int = 10_00
     """
     session.execute(delete(AccountDailyRollup))
     session.execute(delete(AccountDailyTopicRollup))
-    customer = (col(Message.account_id).is_not(None), Message.author_role == "customer")
+    customer = (col(Message.account_id).is_not(None), from_customer())
     order = (col(Message.account_id), col(Message.created_at))
     sentiment_rows = session.execute(
         select(

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from pipelines.queue import active_version
 from pipelines.rollups import ALL_SOURCES, day_bounds
 from sentiment_service.auth.scope import AccountScope, restrict_accounts
+from sentiment_service.storage.filters import from_customer
 from sentiment_service.storage.tables import (
     Account,
     AccountDailyRollup,
@@ -108,7 +109,7 @@ def _language_daily(
     matches = (col(Message.language) == language) | col(Message.language).like(f"{language}-%")
     if language == "en":
         matches = matches | col(Message.language).is_(None)
-    query = query.where(matches, Message.author_role == "customer")
+    query = query.where(matches, from_customer())
     query = query.where(col(Message.account_id).is_not(None))
     if source != ALL_SOURCES:
         query = query.where(Message.source == source)

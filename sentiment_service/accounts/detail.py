@@ -18,6 +18,7 @@ from sentiment_service.accounts.windows import (
     window_start,
 )
 from sentiment_service.errors import InvalidInputError
+from sentiment_service.storage.filters import from_customer
 from sentiment_service.storage.tables import (
     AccountDailyRollup,
     AccountDailyTopicRollup,
@@ -196,7 +197,7 @@ def negative_evidence(session: Session, account_id: str) -> list[NegativeMessage
         .join(MessageScore, col(MessageScore.message_id) == col(Message.id))
         .where(
             Message.account_id == account_id,
-            Message.author_role == "customer",
+            from_customer(),
             MessageScore.model_version == version,
             MessageScore.label == "negative",
         )

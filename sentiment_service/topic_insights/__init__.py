@@ -34,7 +34,7 @@ The work is split by view, one module each (this package re-exports their public
 
 - `periods`: `DayRange`, `resolve_period`, `check_day`, `latest_message_day`,
   `account_filter` and the customer-message filters every view shares; `DEFAULT_PERIOD_DAYS`,
-  `MAX_PERIOD_DAYS`, `MIN_DAY`, `MAX_DAY`, `CUSTOMER`;
+  `MAX_PERIOD_DAYS`, `MIN_DAY`, `MAX_DAY`;
 - `taxonomy`: the taxonomy in force, its change log, `publish_taxonomy`, `promote_topic`,
   `topic_names`; `RETOPIC_NOTE`;
 - `summary`: `topic_summary` (topics and competitor counts over a period);
@@ -91,7 +91,6 @@ from sentiment_service.topic_insights.message import (
     message_topics,
 )
 from sentiment_service.topic_insights.periods import (
-    CUSTOMER,
     DEFAULT_PERIOD_DAYS,
     MAX_DAY,
     MAX_PERIOD_DAYS,
@@ -122,7 +121,6 @@ from sentiment_service.topic_insights.taxonomy import (
 
 __all__ = [
     "ACCOUNT_COMPETITOR_LIMIT",
-    "CUSTOMER",
     "DEFAULT_PERIOD_DAYS",
     "EMERGING_CAP_PER_WINDOW",
     "KEYPHRASE_MAX_MESSAGES",

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from pipelines.topics import active_taxonomy
 from sentiment_service.auth.scope import AccountScope
 from sentiment_service.errors import InvalidInputError, NotFoundError
+from sentiment_service.pagination import paginate
 from sentiment_service.storage.tables import Message, MessageTopic
 from sentiment_service.topic_insights.periods import (
     DayRange,
@@ -106,7 +107,11 @@ def topic_messages(
                 and_(col(Message.created_at) == at, col(Message.id) < message_id),
             )
         )
-    rows = list(session.exec(query).all())
+    page, next_cursor = paginate(
+        list(session.exec(query).all()),
+        limit,
+        lambda row: encode_cursor(row[0].created_at, row[0].id or 0),
+    )
     items = [
         TopicMessageOut(
             message_id=message.id or 0,
@@ -119,10 +124,6 @@ def topic_messages(
             score=topic.score,
             model_version=topic.model_version,
         )
-        for message, topic in rows[:limit]
+        for message, topic in page
     ]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1][0]
-        next_cursor = encode_cursor(last.created_at, last.id or 0)
     return items, next_cursor

@@ -24,9 +24,9 @@ from sentiment_service.auth.scope import AccountScope
 from sentiment_service.errors import InvalidInputError
 from sentiment_service.model_hub import ModelHub
 from sentiment_service.storage.database import Database
+from sentiment_service.storage.filters import from_customer
 from sentiment_service.storage.tables import Message, MessageScore, MessageTopic
 from sentiment_service.topic_insights.periods import (
-    CUSTOMER,
     MIN_DAY,
     DayRange,
     _english,
@@ -97,7 +97,7 @@ def _unassigned_messages(
         col(MessageScore.message_id) == col(Message.id), MessageScore.status == "scored"
     )
     query = select(Message.id, Message.text, Message.created_at).where(
-        col(Message.author_role) == CUSTOMER,
+        from_customer(),
         col(Message.created_at) >= low,
         col(Message.created_at) < high,
         _english(),

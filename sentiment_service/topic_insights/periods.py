@@ -18,13 +18,13 @@ from sqlmodel import Session, col, select
 
 from sentiment_service.auth.scope import AccountScope
 from sentiment_service.errors import InvalidInputError
+from sentiment_service.storage.filters import from_customer
 from sentiment_service.storage.tables import Account, Message
 
 DEFAULT_PERIOD_DAYS = 30
 MAX_PERIOD_DAYS = 731
 MIN_DAY = date(1900, 1, 1)
 MAX_DAY = date(9998, 12, 31)
-CUSTOMER = "customer"
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def check_day(value: date | None, field: str) -> date | None:
 
 def latest_message_day(session: Session, *, linked_only: bool = True) -> date | None:
     """The UTC day of the newest customer message (linked to an account, by default)."""
-    query = select(func.max(Message.created_at)).where(Message.author_role == CUSTOMER)
+    query = select(func.max(Message.created_at)).where(from_customer())
     if linked_only:
         query = query.where(col(Message.account_id).is_not(None))
     newest = session.exec(query).one()
@@ -107,7 +107,7 @@ def _customer_messages(
     """Filters on `Message`: customer-authored, linked to an account (one of `accounts`, a
     sub-query of ids, when given), in [low, high)."""
     conditions: list[ColumnElement[bool]] = [
-        col(Message.author_role) == CUSTOMER,
+        from_customer(),
         col(Message.account_id).is_not(None),
     ]
     if low is not None:
