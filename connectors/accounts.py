@@ -10,7 +10,7 @@ from typing import Literal
 from sqlmodel import Session, select
 
 from pipelines.account_keys import account_key
-from sentiment_service.accounts import AccountIn, upsert_account
+from pipelines.account_records import AccountIn, upsert_account
 from sentiment_service.storage.tables import Account, AccountExternalId
 
 RefKind = Literal["external", "domain", "email", "account"]

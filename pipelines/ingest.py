@@ -25,6 +25,7 @@ from models.text_cleaning import replace_lone_surrogates
 from pipelines.account_keys import account_key
 from pipelines.dedupe import CANNED_REPLY_WINDOW, content_hash, template_hash
 from pipelines.language import shared_detector
+from pipelines.placeholder_accounts import create_placeholder_account
 from pipelines.queue import enqueue
 from pipelines.records import (
     MessageRecord,
@@ -35,7 +36,6 @@ from pipelines.records import (
     validate_record,
 )
 from pipelines.redaction import PiiRedactor, load_hash_key
-from sentiment_service.accounts import create_placeholder_account
 from sentiment_service.settings import Settings
 from sentiment_service.storage.tables import (
     Account,

@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Subquery, case, func
 from sqlmodel import Session, col, select
 
+from pipelines.account_records import AccountOut, accounts_out
 from pipelines.rollups import ALL_SOURCES
-from sentiment_service.accounts.records import AccountOut, accounts_out
 from sentiment_service.accounts.windows import (
     SHORT_WINDOW_DAYS,
     as_date,
