@@ -126,7 +126,7 @@ def bench_load(
 ) -> None:
     """Loopback load test of the real API and worker(s): mixed ingestion and reads at a
     constant arrival rate, then checks every accepted message was stored and scored once."""
-    from pipelines.loadtest import LoadConfig, main
+    from tools.loadtest import LoadConfig, main
 
     if profile not in ("mixed", "reads"):
         raise typer.BadParameter("choose mixed or reads", param_hint="--profile")

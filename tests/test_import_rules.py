@@ -25,9 +25,6 @@ ABOVE_THE_LOWER_PACKAGES = (
     TOOLING,
 )
 LAZY_TOOLING_ALLOWED = frozenset({"sentiment_service/cli.py"})
-# Tooling still inside a runtime package, waiting to move into `tools/`: remove each entry as
-# its file moves (test_the_waiting_list_names_files_that_still_exist keeps the list honest).
-NOT_YET_MOVED = frozenset({"pipelines/loadtest.py", "pipelines/bench.py"})
 
 
 def _module_name(path: Path) -> str:
@@ -68,8 +65,7 @@ def _within(name: str, prefix: str) -> bool:
 
 
 def _sources(packages: tuple[str, ...]) -> list[Path]:
-    files = [path for package in packages for path in sorted((ROOT / package).rglob("*.py"))]
-    return [path for path in files if str(path.relative_to(ROOT)) not in NOT_YET_MOVED]
+    return [path for package in packages for path in sorted((ROOT / package).rglob("*.py"))]
 
 
 def _breaches(path: Path, forbidden: tuple[str, ...], *, top_level_only: bool) -> list[str]:
@@ -106,10 +102,6 @@ def test_runtime_packages_do_not_import_the_tooling_package() -> None:
         )
     ]
     assert breaches == []
-
-
-def test_the_waiting_list_names_files_that_still_exist() -> None:
-    assert [name for name in sorted(NOT_YET_MOVED) if not (ROOT / name).is_file()] == []
 
 
 def test_the_import_reader_sees_absolute_relative_and_nested_imports() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.loadtest import READ_PROFILE_ENDPOINTS, LoadConfig, run_load_test, run_read_test
+from tools.loadtest import READ_PROFILE_ENDPOINTS, LoadConfig, run_load_test, run_read_test
 from tests.conftest import drop_postgres_database, make_postgres_database
 
 pytestmark = pytest.mark.slow

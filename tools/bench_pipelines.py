@@ -1,8 +1,8 @@
 """Pipeline benchmarks; each prints one JSON object to stdout (progress on stderr).
 
-    python -m pipelines.bench worker                      # pipeline overhead vs the raw models
-    python -m pipelines.bench rollups --messages 1000000  # full rollup rebuild at scale
-    python -m pipelines.bench backfill --messages 1000000 --score 20000  # streaming re-score
+    python -m tools.bench_pipelines worker                      # pipeline overhead vs the raw models
+    python -m tools.bench_pipelines rollups --messages 1000000  # full rollup rebuild at scale
+    python -m tools.bench_pipelines backfill --messages 1000000 --score 20000  # streaming re-score
 
 `rollups` and `backfill` fill a throwaway SQLite database (or --database-url, which must be
 EMPTY: it is migrated and filled) with synthetic messages, scores and topics.
