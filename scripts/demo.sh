@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh
 ensure_venv
+.venv/bin/sentiment-service prepare-models  # once: converts the multilingual encoder
 exec .venv/bin/sentiment-service demo "$@"

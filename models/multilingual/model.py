@@ -1,8 +1,10 @@
-"""The multilingual sentiment model: frozen e5 embeddings + a calibrated dense head.
+"""The multilingual sentiment model: frozen e5 features + a calibrated dense head.
 
-The artifact folder holds `head.npz`, `manifest.json` (files and their sha256, labels,
-temperature, languages, encoder checksum, metrics) and `MODEL_CARD.md`. Loading verifies
-every listed file and the encoder weights before anything is used.
+The features are the L2-normalised token means of some of the encoder's layers, side by side
+(`manifest["encoder"]["layers"]`). The artifact folder holds `head.npz`, `manifest.json`
+(files and their sha256, labels, temperature, languages, encoder checksum and layers, metrics)
+and `MODEL_CARD.md`. Loading verifies every listed file and the encoder before anything is
+used.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from typing import Any
 import numpy as np
 
 from models.backends import LABELS
-from models.multilingual.encoder import E5Encoder, shared_encoder
+from models.multilingual.features import pooled_features
 from models.multilingual.head import DenseHead, softmax
+from models.multilingual.onnx_encoder import OnnxE5Encoder, shared_encoder
 from models.sentiment.inference import ArtifactError, read_verified_manifest
 from models.sentiment.preprocess import normalize_text
 
 ARTIFACTS_ROOT = Path(__file__).resolve().parent / "artifacts"
-DEFAULT_VERSION = "e5-sent-2026.12.1"
+DEFAULT_VERSION = "e5-sent-2026.12.2"
 HEAD_FILE = "head.npz"
 
 
@@ -48,7 +51,7 @@ class MultilingualSentimentModel:
         artifact_dir: Path | None = None,
         *,
         threads: int = 2,
-        encoder: E5Encoder | None = None,
+        encoder: OnnxE5Encoder | None = None,
     ) -> None:
         self.artifact_dir = Path(artifact_dir or default_artifact_dir())
         self.manifest = read_manifest(self.artifact_dir)
@@ -68,11 +71,13 @@ class MultilingualSentimentModel:
             raise ArtifactError(
                 f"head {self.version} expects the {self.manifest['encoder']['prefix']!r} prefix"
             )
+        self.layers: list[int] = [int(layer) for layer in self.manifest["encoder"]["layers"]]
         self.head = DenseHead.load(self.artifact_dir / self.manifest["head_file"])
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Encoder inputs are normalised exactly as in training."""
-        return self.encoder.encode([normalize_text(text or "") for text in texts])
+        """The head's input features; texts are normalised exactly as in training."""
+        means = self.encoder.layer_means([normalize_text(text or "") for text in texts])
+        return pooled_features(means, self.layers)
 
     def probabilities_from_embeddings(self, embeddings: np.ndarray) -> np.ndarray:
         """(n, 3) calibrated probabilities, columns in LABELS order."""

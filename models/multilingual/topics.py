@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.multilingual.encoder import E5Encoder, shared_encoder
+from models.multilingual.onnx_encoder import OnnxE5Encoder, shared_encoder
 from models.topics.assign import TopicAssigner
 from models.topics.competitors import CompetitorMatcher
 from models.topics.taxonomy import Taxonomy
@@ -39,7 +39,7 @@ class ZeroShotTopicAssigner(TopicAssigner):
 
     def __init__(
         self,
-        encoder: E5Encoder,
+        encoder: OnnxE5Encoder,
         taxonomy: Taxonomy,
         *,
         competitors: CompetitorMatcher | None = None,
@@ -63,7 +63,7 @@ _CACHE: dict[tuple[str, str], ZeroShotTopicAssigner] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def zero_shot_for(english: TopicAssigner, encoder: E5Encoder | None = None) -> TopicAssigner:
+def zero_shot_for(english: TopicAssigner, encoder: OnnxE5Encoder | None = None) -> TopicAssigner:
     """The zero-shot assigner for the English assigner's taxonomy and competitor list (kept
     per taxonomy, so a worker builds it once per taxonomy version)."""
     encoder = encoder or shared_encoder()

