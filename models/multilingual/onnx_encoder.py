@@ -170,10 +170,15 @@ class OnnxE5Encoder:
         batch_tokens: int = 4096,
         build: bool = True,
     ) -> None:
-        self.folder = Path(folder) if folder else prepare(build=build)
-        problems = check_derived(self.folder)
-        if problems:
-            raise DerivedModelError(f"converted e5 encoder in {self.folder}: {'; '.join(problems)}")
+        if folder is None:
+            self.folder = prepare(build=build)  # verified (or rebuilt) there
+        else:
+            self.folder = Path(folder)
+            problems = check_derived(self.folder)
+            if problems:
+                raise DerivedModelError(
+                    f"converted e5 encoder in {self.folder}: {'; '.join(problems)}"
+                )
         self.checksum = DERIVED_SHA256[MODEL_FILE]
         self.source_checksum = PINNED_SHA256
         self.prefix: Prefix = prefix
