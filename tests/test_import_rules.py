@@ -24,7 +24,7 @@ ABOVE_THE_LOWER_PACKAGES = (
     "sentiment_service.api",
     TOOLING,
 )
-LAZY_TOOLING_ALLOWED = frozenset({"sentiment_service/cli.py"})
+LAZY_TOOLING_ALLOWED = frozenset({"sentiment_service/cli.py", "sentiment_service/bench_cli.py"})
 
 
 def _module_name(path: Path) -> str:
