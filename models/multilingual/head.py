@@ -50,7 +50,7 @@ class DenseHead:
                 arrays[f"m{m}_w{j}"] = np.asarray(weight, dtype=np.float32)
                 arrays[f"m{m}_b{j}"] = np.asarray(bias, dtype=np.float32)
         with path.open("wb") as handle:
-            np.savez(handle, **arrays)
+            np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub types allow_pickle as the only keyword
 
     @classmethod
     def load(cls, path: Path) -> DenseHead:

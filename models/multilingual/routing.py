@@ -100,7 +100,11 @@ class RoutedScorer(MessageSentimentScorer):
         for index, language in enumerate(languages):
             groups[self.route(language) or "english"].append(index)
         results: list[MessageSentiment | None] = [None] * len(texts)
-        for route, scorer in (("english", self.english), ("multilingual", self.multilingual)):
+        pairs: tuple[tuple[Route, MessageSentimentScorer], ...] = (
+            ("english", self.english),
+            ("multilingual", self.multilingual),
+        )
+        for route, scorer in pairs:
             indexes = groups[route]
             if indexes:
                 scored = scorer.score([texts[i] for i in indexes])
