@@ -8,7 +8,7 @@ import sys
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO, cast
 
 import structlog
 import typer
@@ -48,7 +48,9 @@ class _Stderr:
 def _log_to_stderr(settings: Settings) -> None:
     """Structured log lines (sync progress) on stderr: stdout carries the JSON summary."""
     configure_logging(settings.log_level, json=settings.log_json)
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=_Stderr()))
+    # PrintLoggerFactory only calls write() and flush(); its stub asks for a full TextIO.
+    stderr = cast(TextIO, _Stderr())
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=stderr))
 
 
 def run_connector(

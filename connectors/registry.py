@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypedDict
 
 import httpx
 
@@ -46,6 +47,13 @@ from connectors.transcripts import TranscriptConnector, TranscriptOptions
 from connectors.zendesk import ZendeskConnector, ZendeskOptions, base_url_for, zendesk_client
 
 
+class _ClientOptions(TypedDict):
+    """The keyword arguments every vendor client factory takes."""
+
+    policy: HttpPolicy
+    transport: httpx.BaseTransport | None
+
+
 @dataclass(frozen=True)
 class Runtime:
     """What the environment injects: sleep, a transport (tests) and overrides."""
@@ -81,7 +89,7 @@ def build_connector(config: ConnectorConfig, runtime: Runtime | None = None) -> 
         max_requests=runtime.max_requests or config.max_requests,
     )
     url = runtime.base_url or config.base_url
-    kwargs = {"policy": policy, "transport": runtime.transport}
+    kwargs: _ClientOptions = {"policy": policy, "transport": runtime.transport}
     client: httpx.Client
     if isinstance(config, ZendeskConfig):
         root = url or base_url_for(config.subdomain or "")

@@ -237,8 +237,10 @@ def parse_vtt(text: str) -> Transcript:
         offset = 0 if "-->" in head or _TIMESTAMP.match(head.split()[0]) else 1
         where = f"line {block.first_line + offset}"
         if offset == 1 and (len(block.lines) < 2 or "-->" not in block.lines[1]):
-            line = block.first_line + (1 if len(block.lines) > 1 else 0)  # after an identifier
-            raise TranscriptError(f"line {line}", "expected a cue timing line 'start --> end'")
+            line_number = block.first_line + (1 if len(block.lines) > 1 else 0)  # after an id
+            raise TranscriptError(
+                f"line {line_number}", "expected a cue timing line 'start --> end'"
+            )
         start, end = _timing(block.lines[offset], where)
         payload = "\n".join(block.lines[offset + 1 :])
         cues += _labelled_lines(_voice_chunks(payload), start, end, where)
@@ -300,7 +302,8 @@ def _json_cue(item: Any, where: str) -> Cue:
     if isinstance(speaker, int) and not isinstance(speaker, bool):
         speaker = f"Speaker {speaker}"  # diarisation without names: 0, 1, ...
     if isinstance(speaker, dict):
-        speaker, email = speaker.get("name"), email or speaker.get("email")
+        email = email or speaker.get("email")
+        speaker = speaker.get("name")
     if speaker is not None and not isinstance(speaker, str):
         raise TranscriptError(f"{where}.speaker", "must be a string or {name, email}")
     if email is not None and not isinstance(email, str):

@@ -47,6 +47,18 @@ class Fault:
     path_contains: str = ""
 
 
+_HOST = "127.0.0.1"
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Stays quiet when a client hangs up (a killed sync); reports anything else."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 RANDOM_FAULTS = (
     Fault("status", 429, {"Retry-After": "1"}),
     Fault("status", 500),
@@ -80,8 +92,7 @@ class FakeApi:
         self.requests: list[Request] = []
         self.faults_served = 0
         self.lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.handle_error = self._handle_error  # type: ignore[method-assign]
+        self._server = _QuietServer((_HOST, 0), self._handler_class())
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._thread = threading.Thread(
@@ -91,14 +102,7 @@ class FakeApi:
     @property
     def url(self) -> str:
         """The base URL, e.g. http://127.0.0.1:54321."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def _handle_error(self, request: Any, address: Any) -> None:
-        """Stay quiet when a client hangs up (a killed sync); report anything else."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        ThreadingHTTPServer.handle_error(self._server, request, address)
+        return f"http://{_HOST}:{self._server.server_port}"
 
     def inject(self, *faults: Fault) -> None:
         """Serve these faults, in order, to the next matching requests."""
