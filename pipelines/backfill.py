@@ -39,7 +39,8 @@ class BackfillSummary:
 def unscored(version: str) -> ColumnElement[bool]:
     """Messages without a score under `version` (flagged canned repeats are never scored)."""
     has_score = exists().where(
-        col(MessageScore.message_id) == col(Message.id), MessageScore.model_version == version
+        col(MessageScore.message_id) == col(Message.id),
+        col(MessageScore.model_version) == version,
     )
     return and_(~has_score, col(Message.duplicate_of).is_(None))
 

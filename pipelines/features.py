@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from sqlalchemy import select as select_columns  # typed for more than four columns
 from sqlmodel import Session, col, select
 
 from models.topics.taxonomy import load_taxonomy
@@ -249,13 +250,13 @@ def account_features(
     start = as_of - LOOKBACK
     facts: dict[str, list[MessageFact]] = defaultdict(list)
     message_query = (
-        select(
-            Message.id,
-            Message.account_id,
-            Message.created_at,
-            Message.source,
-            MessageScore.score,
-            MessageScore.label,
+        select_columns(
+            col(Message.id),
+            col(Message.account_id),
+            col(Message.created_at),
+            col(Message.source),
+            col(MessageScore.score),
+            col(MessageScore.label),
         )
         .join(
             MessageScore,
@@ -273,7 +274,7 @@ def account_features(
     if known:
         message_query = message_query.where(col(Message.ingested_at) <= as_of)
     message_days: dict[int, tuple[str, datetime]] = {}
-    rows = list(session.exec(message_query))
+    rows = list(session.execute(message_query))
     corrected = _sentiment_corrections(session, [row[0] for row in rows], as_of, known)
     for message_id, account_id, created_at, source, score, label in rows:
         if message_id in corrected:  # a person's label wins over the model's
@@ -299,8 +300,8 @@ def account_features(
     observations: dict[str, list[tuple[str, float, datetime]]] = defaultdict(list)
     for account_id, name, value, observed_at in session.exec(metric_query):
         observations[account_id].append((name, value, observed_at))
-    for account_id, rows in observations.items():
-        result[account_id].update(metric_features(rows, as_of))
+    for account_id, account_metrics in observations.items():
+        result[account_id].update(metric_features(account_metrics, as_of))
     return result
 
 

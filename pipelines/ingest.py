@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy import insert, tuple_
+from sqlalchemy import select as select_columns  # typed for more than four columns
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -36,6 +37,7 @@ from pipelines.records import (
     validate_record,
 )
 from pipelines.redaction import PiiRedactor, load_hash_key
+from pipelines.row_ids import stored_id
 from sentiment_service.settings import Settings
 from sentiment_service.storage.tables import (
     Account,
@@ -143,11 +145,10 @@ class Ingestor:
         valid: list[tuple[int, Any, MessageRecord]] = []
         limits = self._limits()
         for index, raw in enumerate(raws):
-            validated = validate_record(MessageRecord, raw, limits)
-            if validated.rejection is not None:
-                items[index] = self.quarantine("message", index, raw, validated.rejection)
+            record = validate_record(MessageRecord, raw, limits)
+            if isinstance(record, Rejection):
+                items[index] = self.quarantine("message", index, raw, record)
                 continue
-            record = validated.record
             refused = self._refuse_unknown_account("message", index, raw, record)
             if refused is not None:
                 items[index] = refused
@@ -180,10 +181,10 @@ class Ingestor:
         limits = self._limits()
         for index, raw in enumerate(raws):
             validated = validate_record(model, raw, limits)
-            if validated.rejection is not None:
-                item = self.quarantine(kind, index, raw, validated.rejection)
+            if isinstance(validated, Rejection):
+                item = self.quarantine(kind, index, raw, validated)
             else:
-                item = self._store_guarded(kind, index, raw, validated.record, store)
+                item = self._store_guarded(kind, index, raw, validated, store)
             result.items.append(item)
         return result
 
@@ -364,7 +365,8 @@ class Ingestor:
         statement = insert(Message).returning(col(Message.id), sort_by_parameter_order=True)
         try:
             with self.session.begin_nested():
-                ids = list(self.session.scalars(statement, [row for _, row in rows]))
+                returned = self.session.scalars(statement, [row for _, row in rows])
+                ids = [stored_id(id_, "message") for id_ in returned]
         except IntegrityError:
             # A concurrent writer stored one of these keys first: go one by one.
             return one_by_one | {index for index, _ in rows}
@@ -389,15 +391,15 @@ class Ingestor:
             return {}
         threads = {record.thread_id for record, _ in wanted}
         templates = {fields["template_hash"] for _, fields in wanted}
-        rows = self.session.exec(
-            select(
-                Message.id,
-                Message.account_id,
-                Message.thread_id,
-                Message.template_hash,
-                Message.author_role,
-                Message.source,
-                Message.created_at,
+        rows = self.session.execute(
+            select_columns(
+                col(Message.id),
+                col(Message.account_id),
+                col(Message.thread_id),
+                col(Message.template_hash),
+                col(Message.author_role),
+                col(Message.source),
+                col(Message.created_at),
             )
             .where(
                 col(Message.thread_id).in_(threads),

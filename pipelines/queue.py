@@ -61,7 +61,8 @@ def ensure_active_version(session: Session, version: str) -> str:
     except IntegrityError:  # another worker set it first
         pass
     current = active_version(session)
-    assert current is not None
+    if current is None:
+        raise RuntimeError(f"no active model version after setting {version!r}")
     return current
 
 

@@ -44,6 +44,7 @@ from models.sentiment.inference import default_artifact_dir
 from pipelines import rollups
 from pipelines.backfill import BackfillSummary, remaining, unscored
 from pipelines.queue import active_version, set_active_version
+from pipelines.row_ids import stored_id
 from pipelines.scoring import score_row
 from sentiment_service.storage.database import Database
 from sentiment_service.storage.tables import Message, MessageScore
@@ -116,8 +117,7 @@ def plan_ranges(
                 ).all()
             )
         for message_id in page:
-            assert message_id is not None
-            chunk.append(message_id)
+            chunk.append(stored_id(message_id, "message"))
             if len(chunk) == batch_size:
                 ranges.append({"lo": chunk[0], "hi": chunk[-1]})
                 total, chunk = total + len(chunk), []
@@ -207,11 +207,11 @@ class ScorerActor:
         results = iter(
             score_messages(self.scorer, texts, [languages[i] for i in chosen]) if texts else []
         )
-        rows = []
+        rows: list[dict[str, Any]] = []
         for message_id, ok in zip(ids, supported, strict=True):
             result = next(results) if ok else None
-            row = score_row(message_id, self.scorer.version, result, _status(result))
-            rows.append(row.model_dump(include=set(SCORE_SCHEMA.names)))
+            score = score_row(message_id, self.scorer.version, result, _status(result))
+            rows.append(score.model_dump(include=set(SCORE_SCHEMA.names)))
         for row in rows:
             row["sentences"] = json.dumps(row["sentences"]) if row["sentences"] else None
         return pa.Table.from_pylist(rows, schema=SCORE_SCHEMA)
@@ -228,7 +228,7 @@ def replace_scores(database: Database, version: str, batch: pa.Table) -> int:
         session.execute(
             delete(MessageScore).where(
                 col(MessageScore.message_id).in_([r["message_id"] for r in rows]),
-                MessageScore.model_version == version,
+                col(MessageScore.model_version) == version,
             )
         )
         for row in rows:
@@ -327,7 +327,7 @@ def build_dataset(
         if max_messages is not None:
             source = source.limit(max_messages)
         messages = source.map_batches(
-            drop_scored,
+            drop_scored,  # type: ignore[arg-type]  # Ray's stub leaves out fn_kwargs
             fn_kwargs=db_args,
             batch_format="pyarrow",
             batch_size=batch_size,
@@ -337,7 +337,7 @@ def build_dataset(
     else:
         source = ray.data.from_arrow(pa.Table.from_pylist(ranges, schema=RANGE_SCHEMA))
         messages = source.map_batches(
-            read_ranges,
+            read_ranges,  # type: ignore[arg-type]  # Ray's stub leaves out fn_kwargs
             fn_kwargs=db_args,
             batch_format="pyarrow",
             batch_size=1,
@@ -359,7 +359,7 @@ def build_dataset(
     )
     writers = 1 if make_url(url).get_backend_name() == "sqlite" else num_actors
     return scored.map_batches(
-        write_scores,
+        write_scores,  # type: ignore[arg-type]  # Ray's stub leaves out fn_kwargs
         fn_kwargs=db_args,
         batch_format="pyarrow",
         batch_size=batch_size,
@@ -417,7 +417,8 @@ def ray_backfill(
                 address=address or "local",
                 actors=num_actors,
             )
-        ranges, planned = ([], summary.remaining_before)
+        ranges: list[dict[str, int]] = []
+        planned = summary.remaining_before
         if parquet_dir is None:
             ranges, planned = plan_ranges(database, version, batch_size, max_batches)
         if planned:

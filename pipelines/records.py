@@ -10,7 +10,7 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -250,25 +250,19 @@ def _reason_code(error: dict[str, Any]) -> str:
     return "invalid_value"
 
 
-@dataclass(frozen=True)
-class Validated(Generic[RecordT]):
-    """The result of validating one raw record: a record or a rejection."""
-
-    record: RecordT | None
-    rejection: Rejection | None
-
-
-def validate_record(model: type[RecordT], raw: Any, limits: ValidationLimits) -> Validated[RecordT]:
+def validate_record(
+    model: type[RecordT], raw: Any, limits: ValidationLimits
+) -> RecordT | Rejection:
     """Validate one raw JSON value as `model`; the first error becomes the rejection."""
     if not isinstance(raw, dict):
         rejection = Rejection("not_an_object", "each record must be a JSON object", None)
-        return Validated(None, rejection)
+        return rejection
     for key in raw:  # pydantic reports such a key without naming it
         if isinstance(key, str) and LONE_SURROGATE.search(key):
             reason = "field name is not valid Unicode (it holds a lone surrogate)"
-            return Validated(None, Rejection("invalid_unicode", reason, key))
+            return Rejection("invalid_unicode", reason, key)
     try:
-        return Validated(model.model_validate(raw, context={"limits": limits}), None)
+        return model.model_validate(raw, context={"limits": limits})
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         loc = tuple(first["loc"])
@@ -276,4 +270,4 @@ def validate_record(model: type[RecordT], raw: Any, limits: ValidationLimits) ->
         if not field:  # an unexpected key "" is named '""'; no location at all: no field
             field = json.dumps(loc[0]) if loc else None
         message = str(first["msg"])
-        return Validated(None, Rejection(_reason_code(dict(first)), message, field))
+        return Rejection(_reason_code(dict(first)), message, field)

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, text
+from sqlalchemy import select as select_columns  # typed for more than four columns
 from sqlmodel import Session, SQLModel, col, select
 
 from sentiment_service.storage.filters import from_customer
@@ -176,12 +177,12 @@ def rebuild_all(session: Session, model_version: str, *, chunk_rows: int = 10_00
     customer = (col(Message.account_id).is_not(None), from_customer())
     order = (col(Message.account_id), col(Message.created_at))
     sentiment_rows = session.execute(
-        select(
-            Message.account_id,
-            Message.created_at,
-            Message.source,
-            MessageScore.label,
-            MessageScore.score,
+        select_columns(
+            col(Message.account_id),
+            col(Message.created_at),
+            col(Message.source),
+            col(MessageScore.label),
+            col(MessageScore.score),
         )
         .join(
             MessageScore,
@@ -216,13 +217,13 @@ def rebuild_all(session: Session, model_version: str, *, chunk_rows: int = 10_00
         AccountDailyRollup,
     )
     topic_rows = session.execute(
-        select(
-            Message.account_id,
-            Message.created_at,
-            MessageTopic.topic,
-            MessageTopic.label,
-            MessageTopic.score,
-            MessageTopic.model_version,
+        select_columns(
+            col(Message.account_id),
+            col(Message.created_at),
+            col(MessageTopic.topic),
+            col(MessageTopic.label),
+            col(MessageTopic.score),
+            col(MessageTopic.model_version),
         )
         .join(Message, col(Message.id) == col(MessageTopic.message_id))
         .where(*customer)

@@ -127,7 +127,7 @@ def store_scores(
     ids = [m.id for m in messages if m.id is not None]
     session.execute(
         delete(MessageScore).where(
-            col(MessageScore.message_id).in_(ids), MessageScore.model_version == version
+            col(MessageScore.message_id).in_(ids), col(MessageScore.model_version) == version
         )
     )
     for message in messages:
@@ -178,7 +178,7 @@ class ScoringWorker:
                     or_(
                         col(ScoringQueueItem.claimed_at).is_(None),
                         col(ScoringQueueItem.claimed_at) < now - self.lease,
-                        ScoringQueueItem.claimed_by == self.worker_id,
+                        col(ScoringQueueItem.claimed_by) == self.worker_id,
                     )
                 )
                 .order_by(col(ScoringQueueItem.message_id))
@@ -218,7 +218,7 @@ class ScoringWorker:
             session.execute(
                 delete(ScoringQueueItem).where(
                     col(ScoringQueueItem.message_id).in_(ids),
-                    ScoringQueueItem.claimed_by == self.worker_id,
+                    col(ScoringQueueItem.claimed_by) == self.worker_id,
                 )
             )
         self.stats.batches += 1  # counted once the batch is committed

@@ -24,6 +24,7 @@ from models.topics.assign import TopicAssigner
 from models.topics.heads import TopicExample
 from models.topics.taxonomy import Taxonomy, load_taxonomy, parse_taxonomy
 from pipelines import rollups
+from pipelines.row_ids import stored_id
 from sentiment_service import config_store
 from sentiment_service.storage.database import Database
 from sentiment_service.storage.tables import (
@@ -138,11 +139,11 @@ def store_topics(
             found[i], used[i] = topics, chosen
     written = 0
     for (message, result), topics, chosen in zip(scored, found, used, strict=True):
-        assert message.id is not None
+        message_id = stored_id(message.id, "message")
         for finding in topics.topics:
             session.add(
                 MessageTopic(
-                    message_id=message.id,
+                    message_id=message_id,
                     model_version=chosen.version,
                     topic=finding.topic,
                     confidence=finding.confidence,
@@ -162,7 +163,7 @@ def store_topics(
             sentence = result.sentences[mention.sentence_index]
             session.add(
                 CompetitorMention(
-                    message_id=message.id,
+                    message_id=message_id,
                     model_version=chosen.version,
                     competitor=mention.competitor_key,
                     alias=mention.alias,
