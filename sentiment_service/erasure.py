@@ -69,26 +69,26 @@ def erase_account(session: Session, account_id: str, *, actor: str) -> dict[str,
     for start in range(0, len(message_ids), 5000):
         chunk = message_ids[start : start + 5000]
         for table in MESSAGE_CHILDREN:
-            result = session.execute(delete(table).where(col(table.message_id).in_(chunk)))
+            result = session.exec(delete(table).where(col(table.message_id).in_(chunk)))
             removed[table.__tablename__] = removed.get(table.__tablename__, 0) + result.rowcount
-    removed["messages"] = session.execute(
+    removed["messages"] = session.exec(
         delete(Message).where(col(Message.account_id) == account_id)
     ).rowcount
     event_ids = list(
         session.exec(select(AlertEvent.id).where(AlertEvent.account_id == account_id)).all()
     )
     if event_ids:
-        removed["alert_deliveries"] = session.execute(
+        removed["alert_deliveries"] = session.exec(
             delete(AlertDelivery).where(col(AlertDelivery.event_id).in_(event_ids))
         ).rowcount
-    removed["alert_events"] = session.execute(
+    removed["alert_events"] = session.exec(
         delete(AlertEvent).where(col(AlertEvent.account_id) == account_id)
     ).rowcount
-    for table in ACCOUNT_CHILDREN:
-        removed[table.__tablename__] = session.execute(
-            delete(table).where(col(table.account_id) == account_id)
+    for account_table in ACCOUNT_CHILDREN:
+        removed[account_table.__tablename__] = session.exec(
+            delete(account_table).where(col(account_table.account_id) == account_id)
         ).rowcount
-    removed["accounts"] = session.execute(
+    removed["accounts"] = session.exec(
         delete(Account).where(col(Account.id) == account_id)
     ).rowcount
     record_change(

@@ -19,6 +19,7 @@ from sentiment_service.accounts.windows import (
 )
 from sentiment_service.errors import InvalidInputError
 from sentiment_service.storage.filters import from_customer
+from sentiment_service.storage.queries import select_columns
 from sentiment_service.storage.tables import (
     AccountDailyRollup,
     AccountDailyTopicRollup,
@@ -154,7 +155,7 @@ def account_top_topics(
     start = window_start(anchor, SHORT_WINDOW_DAYS)
     mentions = func.sum(rollup.mentions)
     rows = session.exec(
-        select(
+        select_columns(
             rollup.topic,
             mentions,
             func.sum(rollup.scored_count),

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Subquery, case, func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from pipelines.account_records import AccountOut, accounts_out
 from pipelines.rollups import ALL_SOURCES
@@ -23,6 +23,7 @@ from sentiment_service.accounts.windows import (
 from sentiment_service.auth.scope import AccountScope, restrict_accounts
 from sentiment_service.errors import InvalidInputError
 from sentiment_service.pagination import decode_offset_cursor, encode_offset_cursor, paginate
+from sentiment_service.storage.queries import select_columns
 from sentiment_service.storage.tables import Account, AccountDailyRollup, HealthScoreRecord
 
 AccountSort = Literal["id", "health", "-health", "sentiment_change", "-sentiment_change"]
@@ -62,7 +63,7 @@ def _latest_health(scorecard: str) -> Subquery:
         .label("position")
     )
     ranked = (
-        select(
+        select_columns(
             record.account_id,
             record.score,
             record.band,
@@ -74,7 +75,7 @@ def _latest_health(scorecard: str) -> Subquery:
         .subquery()
     )
     return (
-        select(
+        select_columns(
             ranked.c.account_id,
             ranked.c.score,
             ranked.c.band,
@@ -97,7 +98,7 @@ def _short_windows(anchor: date) -> Subquery:
         return func.sum(case((when, column), else_=None))
 
     return (
-        select(
+        select_columns(
             rollup.account_id,
             total(rollup.score_sum, current).label("current_sum"),
             total(rollup.scored_count, current).label("current_scored"),
@@ -157,7 +158,7 @@ def list_accounts(
     current_mean = mean_of(windows.c.current_sum, windows.c.current_scored)
     change = current_mean - mean_of(windows.c.previous_sum, windows.c.previous_scored)
     query = (
-        select(
+        select_columns(
             Account,
             health.c.score,
             health.c.band,

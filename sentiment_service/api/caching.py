@@ -36,6 +36,7 @@ from sqlmodel import Session, col, select
 from pipelines.queue import ACTIVE_VERSION_KEY
 from sentiment_service import __version__
 from sentiment_service.auth.scope import AccountScope, scope_token
+from sentiment_service.storage.queries import select_columns
 from sentiment_service.storage.tables import (
     Account,
     AccountDailyRollup,
@@ -84,16 +85,16 @@ def http_date(moment: datetime) -> str:
 # --- facts ------------------------------------------------------------------------------------
 
 
-def _active_version() -> Select[Any]:
+def _active_version() -> Select[*tuple[Any, ...]]:
     # Aggregates, so that the row is there (NULLs) before any version is active.
     return select(func.max(PipelineState.value), func.max(PipelineState.updated_at)).where(
         PipelineState.key == ACTIVE_VERSION_KEY
     )
 
 
-def _configs() -> Select[Any]:
+def _configs() -> Select[*tuple[Any, ...]]:
     """Scorecards, calibrations and taxonomies: new versions and changes of what is published."""
-    published = ConfigVersion.status == "published"
+    published = col(ConfigVersion.status) == "published"
     return select(
         func.count(),
         func.max(ConfigVersion.id),
@@ -102,7 +103,7 @@ def _configs() -> Select[Any]:
     )
 
 
-def _of_account_messages(table: Any, account_id: str) -> Select[Any]:
+def _of_account_messages(table: Any, account_id: str) -> Select[*tuple[Any, ...]]:
     """Count and highest id of a per-message table's rows for one account's messages."""
     return (
         select(func.count(), func.max(table.id))
@@ -111,7 +112,7 @@ def _of_account_messages(table: Any, account_id: str) -> Select[Any]:
     )
 
 
-def account_facts(account_id: str, now: datetime) -> list[Select[Any]]:
+def account_facts(account_id: str, now: datetime) -> list[Select[*tuple[Any, ...]]]:
     """What an account's health and its detail view read: the account row and vendor ids,
     its messages with their scores, topics and competitor mentions, metrics, stored health
     scores and overrides (and how many are in force at `now`), its daily and topic rollups,
@@ -138,7 +139,7 @@ def account_facts(account_id: str, now: datetime) -> list[Select[Any]]:
         select(
             func.count(), func.max(HealthScoreRecord.id), func.max(HealthScoreRecord.computed_at)
         ).where(HealthScoreRecord.account_id == account_id),
-        select(
+        select_columns(
             func.count(),
             func.max(override.id),
             func.max(override.created_at),
@@ -155,7 +156,7 @@ def account_facts(account_id: str, now: datetime) -> list[Select[Any]]:
     ]
 
 
-def feature_facts() -> list[Select[Any]]:
+def feature_facts() -> list[Select[*tuple[Any, ...]]]:
     """What point-in-time features read: messages, their scores, topics, competitor mentions
     and corrections, metrics, accounts and the active model version."""
     return [
@@ -181,7 +182,7 @@ def feature_facts() -> list[Select[Any]]:
     ]
 
 
-def trend_facts(account_id: str | None = None) -> list[Select[Any]]:
+def trend_facts(account_id: str | None = None) -> list[Select[*tuple[Any, ...]]]:
     """What trends read: the daily rollups (of one account, or all), accounts (segments) and
     the active model version."""
     rollups = select(
@@ -194,7 +195,7 @@ def trend_facts(account_id: str | None = None) -> list[Select[Any]]:
     return [rollups, accounts, _active_version()]
 
 
-def topic_trend_facts(account_id: str | None) -> Select[Any]:
+def topic_trend_facts(account_id: str | None) -> Select[*tuple[Any, ...]]:
     """What a topic trend reads beyond a plain trend's facts: the topic rollups (rewritten by
     delete + insert, so the highest id moves with every change)."""
     rollup = AccountDailyTopicRollup
@@ -232,7 +233,9 @@ class _FirstSeen:
 _first_seen = _FirstSeen(FIRST_SEEN_SIZE)
 
 
-def read_facts(session: Session, facts: Sequence[Select[Any]]) -> list[tuple[Any, ...]]:
+def read_facts(
+    session: Session, facts: Sequence[Select[*tuple[Any, ...]]]
+) -> list[tuple[Any, ...]]:
     """Each fact statement's one row, all read in a single statement. Facts are aggregates
     without GROUP BY (exactly one row each). A fact with a WHERE clause (an index lookup, e.g.
     one account's rows) becomes one scalar sub-query per column, which PostgreSQL plans
@@ -265,7 +268,7 @@ def read_facts(session: Session, facts: Sequence[Select[Any]]) -> list[tuple[Any
 def validators(
     session: Session,
     request: Request,
-    facts: Sequence[Select[Any]],
+    facts: Sequence[Select[*tuple[Any, ...]]],
     *,
     extra: Sequence[object] = (),
     now: datetime | None = None,

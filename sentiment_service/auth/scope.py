@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, true
 from sqlmodel import col, select
@@ -27,6 +27,9 @@ SCOPED_ROLES = frozenset({Role.VIEWER})
 MAX_SCOPE_VALUES = 100
 MAX_SEGMENT_CHARS = 64
 MAX_OWNER_CHARS = 128
+
+# A select that scope restrictions narrow (`where` keeps its type).
+Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
 
 
 class ScopeError(ValueError):
@@ -115,12 +118,12 @@ def allows(scope: AccountScope | None, account: Account) -> bool:
     return scope is None or scope.allows(account)
 
 
-def restrict_accounts(query: Any, scope: AccountScope | None) -> Any:
+def restrict_accounts(query: Q, scope: AccountScope | None) -> Q:
     """`query` (a select over `Account`) limited to the accounts in scope."""
     return query if scope is None else query.where(scope.account_condition())
 
 
-def restrict_account_ids(query: Any, column: Any, scope: AccountScope | None) -> Any:
+def restrict_account_ids(query: Q, column: Any, scope: AccountScope | None) -> Q:
     """`query` limited to rows whose account id `column` is in scope."""
     return query if scope is None else query.where(column.in_(scope.account_ids()))
 

@@ -178,9 +178,9 @@ def score_day(
         percentiles = peer_percentiles(scores, attributes)
         session.execute(
             delete(HealthScoreRecord).where(
-                HealthScoreRecord.scorecard == card.id,
-                HealthScoreRecord.scorecard_version == versioned.version,
-                HealthScoreRecord.as_of == day,
+                col(HealthScoreRecord.scorecard) == card.id,
+                col(HealthScoreRecord.scorecard_version) == versioned.version,
+                col(HealthScoreRecord.as_of) == day,
             )
         )
         for account_id, health in scores.items():
@@ -286,6 +286,6 @@ def ingested_later_share(session: Session, day: date) -> float:
         happened = col(event) <= cutoff
         total += session.exec(select(func.count()).select_from(table).where(happened)).one()
         later += session.exec(
-            select(func.count()).select_from(table).where(happened, col(table.ingested_at) > cutoff)  # type: ignore[attr-defined]
+            select(func.count()).select_from(table).where(happened, col(table.ingested_at) > cutoff)
         ).one()
     return later / total if total else 0.0

@@ -22,6 +22,7 @@ from sentiment_service.accounts import visible_account
 from sentiment_service.auth.scope import AccountScope
 from sentiment_service.model_hub import ModelHub
 from sentiment_service.storage.database import Database
+from sentiment_service.storage.queries import select_columns
 from sentiment_service.storage.tables import (
     AccountDailyTopicRollup,
     CompetitorMention,
@@ -140,7 +141,7 @@ def account_topic_stats(
 ) -> list[AccountTopicOut]:
     rollup = AccountDailyTopicRollup
     rows = session.exec(
-        select(
+        select_columns(
             rollup.topic,
             func.sum(rollup.mentions),
             func.sum(rollup.scored_count),
@@ -231,7 +232,7 @@ def _keyphrase_corpus(
         .label("position")
     )
     ranked = (
-        select(Message.account_id, Message.text, Message.created_at, Message.id, rank)
+        select_columns(Message.account_id, Message.text, Message.created_at, Message.id, rank)
         .where(
             *_customer_messages(low, high, accounts=_scope_filter(scope)),
             col(Message.account_id) != account_id,

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from pipelines.rollups import ALL_SOURCES
 from pipelines.topics import active_taxonomy
 from sentiment_service.auth.scope import AccountScope
+from sentiment_service.storage.queries import select_columns
 from sentiment_service.storage.tables import (
     AccountDailyRollup,
     AccountDailyTopicRollup,
@@ -80,7 +81,7 @@ def _rollup_tallies(
     """Per-topic tallies from the daily topic rollups."""
     rollup = AccountDailyTopicRollup
     query = (
-        select(
+        select_columns(
             rollup.topic,
             func.sum(rollup.mentions),
             func.sum(rollup.scored_count),
@@ -108,7 +109,7 @@ def _message_tallies(
         else_=0,
     )
     query = (
-        select(
+        select_columns(
             MessageTopic.topic,
             func.count(),
             func.count(col(MessageTopic.score)),

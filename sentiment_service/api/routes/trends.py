@@ -102,7 +102,7 @@ def _check_topic(
 
 def _facts(
     account_id: str | None, topic: str | None, language: str | None = None
-) -> list[Select[Any]]:
+) -> list[Select[*tuple[Any, ...]]]:
     facts = caching.trend_facts(account_id)
     if topic is not None:
         facts.append(caching.topic_trend_facts(account_id))
