@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+E = TypeVar("E", bound=Exception)
+
 
 class ServiceError(Exception):
     """Base class of errors the service raises on purpose; `field` names the culprit input."""
@@ -70,3 +74,11 @@ class DatabaseFullError(ServiceError):
 
     status_code = 507
     title = "Insufficient storage"
+
+
+def handled_as(exc: Exception, kind: type[E]) -> E:
+    """`exc` as the `kind` its exception handler is registered for; a TypeError when it is
+    something else (a handler registered for the wrong class)."""
+    if not isinstance(exc, kind):
+        raise TypeError(f"a {kind.__name__} handler was given {type(exc).__name__}") from exc
+    return exc

@@ -6,6 +6,7 @@ A labelled set is either uploaded (texts are PII-redacted before storage) or the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from evaluation.datasets import EvalDataset, detect_mode
 from evaluation.runner import EvaluationResult
 from models.backends import LABELS
 from pipelines.redaction import PiiRedactor
+from pipelines.row_ids import stored_id
 from sentiment_service.errors import ConflictError, InvalidInputError, NotFoundError
 from sentiment_service.storage.tables import (
     EvaluationItem,
@@ -53,14 +55,14 @@ def store_labelled_set(
     )
     session.add(labelled)
     session.flush()
-    assert labelled.id is not None
-    sources = dataset.sources or [None] * len(dataset)
+    set_id = stored_id(labelled.id, "labelled set")
+    sources: Sequence[str | None] = dataset.sources or [None] * len(dataset)
     for position, (text, label, source) in enumerate(
         zip(dataset.texts, dataset.labels, sources, strict=True)
     ):
         session.add(
             LabelledItem(
-                set_id=labelled.id,
+                set_id=set_id,
                 position=position,
                 text=text,
                 label=LABELS[int(label)],
@@ -165,10 +167,10 @@ def store_run(
     )
     session.add(run)
     session.flush()
-    assert run.id is not None
+    run_id = stored_id(run.id, "evaluation run")
     session.add_all(
         EvaluationItem(
-            run_id=run.id,
+            run_id=run_id,
             position=item.index,
             text=item.text,
             source=item.source,

@@ -163,11 +163,14 @@ class ModelHub:
             except Exception as error:
                 self.error = f"{type(error).__name__}: {error}"
                 raise NotReadyError(f"the topic model could not be loaded: {self.error}") from error
-            options = {
-                "competitors": self._competitors,
-                "competitors_version": file_sha256(DEFAULT_COMPETITORS_PATH)[:12],
-            }
-            assigner = TopicAssigner(self._encoder, taxonomy, **options)
+            competitors = self._competitors
+            competitors_version = file_sha256(DEFAULT_COMPETITORS_PATH)[:12]
+            assigner = TopicAssigner(
+                self._encoder,
+                taxonomy,
+                competitors=competitors,
+                competitors_version=competitors_version,
+            )
             if corrections:
                 heads = fit_topic_heads(
                     corrections,
@@ -175,7 +178,13 @@ class ModelHub:
                     assigner.phrase_embeddings(),
                 )
                 if heads.models:
-                    assigner = TopicAssigner(self._encoder, taxonomy, heads=heads, **options)
+                    assigner = TopicAssigner(
+                        self._encoder,
+                        taxonomy,
+                        heads=heads,
+                        competitors=competitors,
+                        competitors_version=competitors_version,
+                    )
             self._assigner, self._assigner_key = assigner, key
             return self._assigner
 
@@ -225,7 +234,8 @@ class ModelHub:
         """The loaded models with versions, checksums and model-card metrics."""
         scorer = self.scorer()
         backend = scorer.model
-        assert isinstance(backend, MiniLMBackend)
+        if not isinstance(backend, MiniLMBackend):
+            raise TypeError(f"the scorer runs {type(backend).__name__}, not the MiniLM backend")
         manifest = backend.model.manifest
         return [
             ModelInfo(

@@ -187,10 +187,10 @@ def report_out(result: dict[str, Any] | None) -> AdaptationReportOut | None:
     """The typed summary of an adaptation job's result (its raw report stays stored)."""
     if not result:
         return None
-    report = result.get("report") if isinstance(result.get("report"), dict) else {}
-    assert isinstance(report, dict)
-    sizes = report.get("sizes") if isinstance(report.get("sizes"), dict) else {}
-    assert isinstance(sizes, dict)
+    raw_report = result.get("report")
+    report: dict[str, Any] = raw_report if isinstance(raw_report, dict) else {}
+    raw_sizes = report.get("sizes")
+    sizes: dict[str, Any] = raw_sizes if isinstance(raw_sizes, dict) else {}
     base_version = report.get("base_version")
     return AdaptationReportOut(
         model_version=result.get("model_version"),

@@ -17,6 +17,7 @@ re-scores every message under the new version, switching atomically at the end (
 
 from __future__ import annotations
 
+import builtins
 import os
 import socket
 import threading
@@ -35,6 +36,7 @@ from models.backends import LABELS
 from models.minilm import MiniLMBackend
 from models.sentiment.preprocess import normalize_text
 from pipelines.backfill import backfill
+from pipelines.row_ids import stored_id
 from sentiment_service import evaluations
 from sentiment_service.audit import record_change
 from sentiment_service.errors import ConflictError, InvalidInputError, NotFoundError
@@ -227,7 +229,7 @@ class ModelJobs:
         with self.database.session() as session:
             return list(session.exec(query).all())
 
-    def promotions_of(self, adaptation_ids: list[int]) -> dict[int, ModelJob]:
+    def promotions_of(self, adaptation_ids: builtins.list[int]) -> dict[int, ModelJob]:
         """The newest promotion job of each adaptation job."""
         if not adaptation_ids:
             return {}
@@ -259,7 +261,7 @@ class ModelJobs:
                 raise TimeoutError(f"model job {job_id} still {job.status} after {timeout}s")
             time.sleep(poll)
 
-    def expire_stale(self, now: datetime | None = None) -> list[int]:
+    def expire_stale(self, now: datetime | None = None) -> builtins.list[int]:
         """Mark active jobs without a heartbeat within the lease failed; their ids."""
         now = now or utcnow()
         cutoff = now - self.lease
@@ -391,9 +393,9 @@ class ModelJobs:
     # --- running ----------------------------------------------------------------------------
 
     def _launch(self, job: ModelJob, work: Callable[[LogFn], dict[str, Any]]) -> None:
-        assert job.id is not None
+        job_id = stored_id(job.id, "model job")
         thread = threading.Thread(
-            target=self._execute, args=(job.id, work), name=f"model-job-{job.id}", daemon=True
+            target=self._execute, args=(job_id, work), name=f"model-job-{job_id}", daemon=True
         )
         thread.start()
 

@@ -30,6 +30,7 @@ from tenacity import (
 )
 
 from connectors.http import redact_url, retry_after_seconds, send_within
+from pipelines.row_ids import stored_id
 from sentiment_service.settings import Settings
 from sentiment_service.storage.database import Database
 from sentiment_service.storage.tables import AlertDelivery, AlertEvent, AlertRule
@@ -249,7 +250,7 @@ def _claim(database: Database, event_id: int, lease: timedelta) -> bool:
             update(AlertEvent)
             .where(
                 col(AlertEvent.id) == event_id,
-                AlertEvent.status == PENDING,
+                col(AlertEvent.status) == PENDING,
                 or_(
                     col(AlertEvent.claimed_until).is_(None),
                     col(AlertEvent.claimed_until) < now,
@@ -261,12 +262,19 @@ def _claim(database: Database, event_id: int, lease: timedelta) -> bool:
         return result.first() is not None
 
 
+def _event(session: Session, event_id: int) -> AlertEvent:
+    """The event `event_id`; a LookupError when it is gone (deleted while being delivered)."""
+    event = session.get(AlertEvent, event_id)
+    if event is None:
+        raise LookupError(f"alert event {event_id} no longer exists")
+    return event
+
+
 def _record_attempt(database: Database, event_id: int, rule_id: int, attempt: Attempt) -> int:
     """Log one attempt and count it on the event; returns the event's attempt number."""
     now = utcnow()
     with database.session() as session:
-        event = session.get(AlertEvent, event_id)
-        assert event is not None
+        event = _event(session, event_id)
         event.attempts += 1
         event.last_attempt_at = now
         session.add(event)
@@ -287,8 +295,7 @@ def _record_attempt(database: Database, event_id: int, rule_id: int, attempt: At
 
 def _finish(database: Database, event_id: int, delivered: bool) -> None:
     with database.session() as session:
-        event = session.get(AlertEvent, event_id)
-        assert event is not None
+        event = _event(session, event_id)
         event.claimed_until = None
         if delivered:
             event.status = DELIVERED
@@ -326,14 +333,15 @@ def deliver_pending(
     failed_urls: set[str] = set()
     try:
         for event, rule in pending:
-            assert event.id is not None and rule.id is not None
+            event_id = stored_id(event.id, "alert event")
+            rule_id = stored_id(rule.id, "alert rule")
             if rule.webhook_url in failed_urls:
                 summary.skipped += 1
                 continue
-            if not _claim(database, event.id, policy.lease):
+            if not _claim(database, event_id, policy.lease):
                 continue  # another run holds it
 
-            def record(attempt: Attempt, event_id: int = event.id, rule_id: int = rule.id) -> None:
+            def record(attempt: Attempt, event_id: int = event_id, rule_id: int = rule_id) -> None:
                 number = _record_attempt(database, event_id, rule_id, attempt)
                 summary.attempts += 1
                 label = str(attempt.status_code) if attempt.status_code else "error"
@@ -359,7 +367,7 @@ def deliver_pending(
                     on_attempt=record,
                 )
             finally:
-                _finish(database, event.id, delivered)
+                _finish(database, event_id, delivered)
             if delivered:
                 summary.delivered += 1
             else:
@@ -375,7 +383,7 @@ def cancel_pending(session: Session, rule_id: int) -> int:
     """Mark a rule's undelivered events cancelled (when the rule is deleted)."""
     result = session.execute(
         update(AlertEvent)
-        .where(col(AlertEvent.rule_id) == rule_id, AlertEvent.status == PENDING)
+        .where(col(AlertEvent.rule_id) == rule_id, col(AlertEvent.status) == PENDING)
         .values(status=CANCELLED, claimed_until=None)
         .returning(col(AlertEvent.id))
     )

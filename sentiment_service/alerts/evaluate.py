@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from pipelines.features import SIGNAL_ROLES
 from pipelines.rollups import ALL_SOURCES
+from pipelines.row_ids import stored_id
 from sentiment_service.alerts.rules import (
     BandFellParams,
     CompetitorMentionedParams,
@@ -102,7 +103,7 @@ def _negative_share(
     rows = session.exec(
         select(
             AccountDailyRollup.account_id,
-            AccountDailyRollup.day,
+            col(AccountDailyRollup.day),
             AccountDailyRollup.negative_count,
             AccountDailyRollup.scored_count,
         )
@@ -178,7 +179,7 @@ def _sentiment_drop(
     rows = session.exec(
         select(
             AccountDailyRollup.account_id,
-            AccountDailyRollup.day,
+            col(AccountDailyRollup.day),
             AccountDailyRollup.score_sum,
             AccountDailyRollup.scored_count,
         ).where(
@@ -206,7 +207,8 @@ def _sentiment_drop(
         while start > earliest and holds(start - timedelta(days=1)):
             start -= timedelta(days=1)
         recent, before = windows.pair(today)
-        assert recent.mean is not None and before.mean is not None
+        if recent.mean is None or before.mean is None:  # holds(today) needs both means
+            raise RuntimeError(f"{account_id}: a sentiment drop without both window means")
         conditions.append(
             Condition(
                 account_id,
@@ -299,11 +301,12 @@ def _competitor_mentioned(
     for message, mention in session.exec(query).all():
         if wanted is not None and mention.competitor.casefold() not in wanted:
             continue
-        assert message.id is not None
-        found.setdefault((message.id, mention.competitor), (message, []))[1].append(mention)
+        message_id = stored_id(message.id, "message")
+        found.setdefault((message_id, mention.competitor), (message, []))[1].append(mention)
     conditions = []
     for (message_id, competitor), (message, mentions) in found.items():
-        assert message.account_id is not None
+        if message.account_id is None:
+            raise RuntimeError(f"message {message_id} has no account; its mentions cannot alert")
         evaluating = any(m.intent == "evaluating" for m in mentions)
         first = mentions[0]
         verb = "is evaluating" if evaluating else "mentioned"

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from pipelines.row_ids import stored_id
 from sentiment_service.alerts.delivery import (
     PENDING,
     Attempt,
@@ -113,8 +114,8 @@ def evaluate_rules(
             query = query.where(col(AlertRule.id).in_(rule_ids))
         ids = list(session.exec(query.order_by(col(AlertRule.id))).all())
     outcomes = []
-    for rule_id in ids:
-        assert rule_id is not None
+    for stored in ids:
+        rule_id = stored_id(stored, "alert rule")
         with database.session() as session:
             rule = session.get(AlertRule, rule_id)
             if rule is None or not rule.enabled:

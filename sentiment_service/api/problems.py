@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.types import Scope, Send
 
-from sentiment_service.errors import ServiceError
+from sentiment_service.errors import ServiceError, handled_as
 from sentiment_service.storage.database import database_error, database_fault
 
 log = structlog.get_logger(__name__)
@@ -82,10 +82,9 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
     errors = [
         {"field": _field_path(tuple(error["loc"])), "message": error["msg"], "type": error["type"]}
-        for error in exc.errors()
+        for error in handled_as(exc, RequestValidationError).errors()
     ]
     fields = ", ".join(sorted({error["field"] for error in errors}))
     return problem(request, 422, "Invalid request", f"invalid input in: {fields}", errors=errors)
@@ -102,12 +101,11 @@ def _service_problem(request: Request, exc: ServiceError) -> JSONResponse:
 
 
 async def _service(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ServiceError)
-    return _service_problem(request, exc)
+    return _service_problem(request, handled_as(exc, ServiceError))
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
+    error = handled_as(exc, HTTPException)
     title = {
         400: "Bad request",
         401: "Unauthorized",
@@ -117,10 +115,10 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     }
     return problem(
         request,
-        exc.status_code,
-        title.get(exc.status_code, "HTTP error"),
-        str(exc.detail),
-        headers=dict(exc.headers or {}),
+        error.status_code,
+        title.get(error.status_code, "HTTP error"),
+        str(error.detail),
+        headers=dict(error.headers or {}),
     )
 
 

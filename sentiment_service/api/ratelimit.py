@@ -263,10 +263,12 @@ class RedisClient:
             await self._roundtrip(connection, ["SELECT", self.db])
 
     async def _roundtrip(self, connection: _Connection, args: Sequence[str | int | float]) -> Any:
-        assert connection.reader is not None and connection.writer is not None
-        connection.writer.write(_encode(args))
-        await connection.writer.drain()
-        reply = await _read_reply(connection.reader)
+        reader, writer = connection.reader, connection.writer
+        if reader is None or writer is None:
+            raise ConnectionError("the redis connection is not open")
+        writer.write(_encode(args))
+        await writer.drain()
+        reply = await _read_reply(reader)
         if isinstance(reply, RedisReplyError):
             raise reply
         return reply
@@ -344,7 +346,7 @@ class RedisLimiter:
             return self.fallback.hit_now(identity, force=force)
         index, elapsed = window_position(self.clock(), self.window)
         keys = [f"{self.prefix}{{{identity}}}:{index}", f"{self.prefix}{{{identity}}}:{index - 1}"]
-        args = [self.limit, repr(1.0 - elapsed), self.ttl, "1" if force else "0"]
+        args: list[str | int] = [self.limit, repr(1.0 - elapsed), self.ttl, "1" if force else "0"]
         try:
             try:
                 reply = await self.client.call("EVALSHA", SCRIPT_SHA, 2, *keys, *args)

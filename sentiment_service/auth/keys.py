@@ -22,6 +22,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
+from pipelines.row_ids import stored_id
 from sentiment_service.auth.scope import AccountScope, ScopeError, check_scope_for_role
 from sentiment_service.errors import NotFoundError
 from sentiment_service.storage.database import Database, DatabaseFault, database_fault
@@ -113,12 +114,12 @@ def key_scope(row: ApiKey) -> AccountScope | None:
 def principal_of(row: ApiKey) -> Principal | None:
     """The principal of a stored key; None when its stored scope is malformed (a key that
     should be limited but cannot say how is refused rather than read everything)."""
-    assert row.id is not None
+    key_id = stored_id(row.id, "API key")
     try:
         scope = key_scope(row)
     except ScopeError:
         return None
-    return Principal(key_id=row.id, name=row.name, role=Role(row.role), scope=scope)
+    return Principal(key_id=key_id, name=row.name, role=Role(row.role), scope=scope)
 
 
 def authenticate(session: Session, key: str, *, now: datetime | None = None) -> Principal | None:

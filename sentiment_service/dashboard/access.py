@@ -20,6 +20,7 @@ from sentiment_service.dashboard.sessions import (
     SessionSigner,
     load_user,
 )
+from sentiment_service.errors import handled_as
 
 
 class LoginRequired(Exception):
@@ -45,7 +46,10 @@ class PageError(Exception):
 
 def signer_of(request: Request) -> SessionSigner:
     """The app's session signer."""
-    return request.app.state.dashboard_signer
+    signer = request.app.state.dashboard_signer
+    if not isinstance(signer, SessionSigner):
+        raise RuntimeError("the dashboard is not set up: app.state has no session signer")
+    return signer
 
 
 def current_user(request: Request, database: DatabaseDep) -> DashboardUser:
@@ -78,7 +82,7 @@ def safe_next(target: str | None) -> str:
 
 async def login_required_handler(request: Request, exc: Exception) -> Response:
     """Send the browser to the login page (htmx: a full-page redirect via HX-Redirect)."""
-    assert isinstance(exc, LoginRequired)
+    required = handled_as(exc, LoginRequired)
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if is_htmx(request):
         current = request.headers.get("HX-Current-URL", "")
@@ -87,28 +91,28 @@ async def login_required_handler(request: Request, exc: Exception) -> Response:
     if request.method != "GET" and not is_htmx(request):
         here = "/"
     params = {"next": safe_next(here)}
-    if exc.ended:
+    if required.ended:
         params["ended"] = "1"
     target = "/login?" + urlencode(params, quote_via=quote)
     if is_htmx(request):
         response: Response = Response(status_code=401, headers={"HX-Redirect": target})
     else:
         response = RedirectResponse(target, status_code=303)
-    if exc.ended:
+    if required.ended:
         response.delete_cookie(COOKIE_NAME, path="/")
     return response
 
 
 async def page_error_handler(request: Request, exc: Exception) -> Response:
     """An error page, or an error fragment for htmx."""
-    assert isinstance(exc, PageError)
+    error = handled_as(exc, PageError)
     name = "_error.html" if is_htmx(request) else "error.html"
     response = render(
         request,
         name,
-        {"title": exc.title, "detail": exc.detail},
-        user=exc.user,
-        status_code=exc.status_code,
+        {"title": error.title, "detail": error.detail},
+        user=error.user,
+        status_code=error.status_code,
     )
     if is_htmx(request):  # show it in the page's message area, leave the form in place
         response.headers["HX-Retarget"] = "#flash"

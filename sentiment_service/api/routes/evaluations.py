@@ -59,8 +59,8 @@ class EvaluationCreated(BaseModel):
     runs: list[RunDetail]
 
 
-def _run_out(run: EvaluationRun, detail: bool = False) -> RunOut | RunDetail:
-    fields: dict[str, Any] = {
+def _run_fields(run: EvaluationRun) -> dict[str, Any]:
+    return {
         "id": run.id or 0,
         "model_name": run.model_name,
         "model_version": run.model_version,
@@ -74,7 +74,14 @@ def _run_out(run: EvaluationRun, detail: bool = False) -> RunOut | RunDetail:
         "created_by": run.created_by,
         "report_url": f"/v1/evaluations/{run.id}/report",
     }
-    return RunDetail(**fields, summary=run.summary) if detail else RunOut(**fields)
+
+
+def _run_out(run: EvaluationRun) -> RunOut:
+    return RunOut(**_run_fields(run))
+
+
+def _run_detail(run: EvaluationRun) -> RunDetail:
+    return RunDetail(**_run_fields(run), summary=run.summary)
 
 
 def _backend(name: str, models: ModelsDep) -> SentimentBackend:
@@ -148,7 +155,8 @@ def post_evaluation(
         with database.session() as session:
             evaluations.store_labelled_set(session, set_name, dataset, actor=principal.actor)
     else:
-        assert labelled_set is not None
+        if labelled_set is None:  # ruled out above: exactly one of the two is given
+            raise InvalidInputError("give exactly one of file and labelled_set", field="file")
         set_name = labelled_set
         with database.session() as session:
             dataset = evaluations.load_labelled_set(session, set_name)
@@ -161,9 +169,7 @@ def post_evaluation(
             run = evaluations.store_run(
                 session, result, dataset_name=set_name, report_html=html, actor=principal.actor
             )
-            detail = _run_out(run, detail=True)
-            assert isinstance(detail, RunDetail)
-            runs.append(detail)
+            runs.append(_run_detail(run))
     return EvaluationCreated(labelled_set=set_name, runs=runs)
 
 
@@ -194,7 +200,7 @@ RunId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 @router.get("/{run_id}", response_model=RunDetail, summary="One evaluation run")
 def get_evaluation(run_id: RunId, _: Evaluator, database: DatabaseDep) -> RunOut | RunDetail:
     """The run's full metric summary (confusion matrix, per class, per source, CIs, ECE)."""
-    return _run_out(_get_run(database, run_id), detail=True)
+    return _run_detail(_get_run(database, run_id))
 
 
 @router.get("/{run_id}/report", response_class=HTMLResponse, summary="HTML report of a run")

@@ -97,11 +97,13 @@ def login(
             status_code=status,
         )
     match = KEY_PATTERN.match(key)
-    assert match is not None
+    if match is None:  # authenticate() accepted the key, so it has the key format
+        raise RuntimeError("an accepted API key does not have the key format")
     signer = signer_of(request)
     value, lifetime = signer.issue(principal.key_id, match.group(1))
     data = signer.verify(value)
-    assert data is not None
+    if data is None:
+        raise RuntimeError("the session signer rejected the session it has just issued")
     with database.session() as session:
         open_session(session, data)
     response = RedirectResponse(safe_next(next), status_code=303)

@@ -27,7 +27,8 @@ def run_offline() -> None:
 def run_online() -> None:
     """Migrate through a live connection."""
     url = config.get_main_option("sqlalchemy.url")
-    assert url is not None
+    if url is None:
+        raise RuntimeError("no database URL: set sqlalchemy.url in the alembic configuration")
     engine = create_db_engine(url)
     with engine.connect() as connection:
         context.configure(
