@@ -176,11 +176,15 @@ def _store_bootstrap_key(database: Database, key: str, stopping: threading.Event
         if not _database_unavailable(error):
             raise
         log.error("bootstrap_key_pending", hint="database unavailable; retrying in the background")
+
+    def pause(seconds: float) -> None:
+        stopping.wait(seconds)  # wakes early on shutdown; the stop condition then ends it
+
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception(_database_unavailable),
         wait=tenacity.wait_exponential(multiplier=0.5, max=30),
         stop=tenacity.stop_when_event_set(stopping),
-        sleep=stopping.wait,
+        sleep=pause,
         reraise=True,
     )
 

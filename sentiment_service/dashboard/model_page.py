@@ -139,7 +139,7 @@ def post_queue_label(
     if label not in LABELS:
         raise PageError(422, "Invalid label", "Choose negative, neutral or positive.", user)
     try:
-        body = CorrectionIn(label=label)  # type: ignore[arg-type]
+        body = CorrectionIn(label=label)
         with database.session() as session:
             correct_sentiment_label(session, message_id, body, actor=user.principal.actor)
     except ServiceError as problem:

@@ -109,13 +109,10 @@ def backtest_scorecard(
                 )
             )
     positive = versioned.positive_outcome
-    options = {
-        "flag_bands": versioned.flag_bands,
-        "lower_score_is_riskier": versioned.lower_is_riskier,
-    }
     result = backtest(
         [BacktestRow(i.account_id, i.score, i.band, i.outcome == positive) for i in items],
-        **options,
+        flag_bands=versioned.flag_bands,
+        lower_score_is_riskier=versioned.lower_is_riskier,
     )
     override_result = backtest_overrides(
         [
@@ -129,7 +126,8 @@ def backtest_scorecard(
             )
             for i in items
         ],
-        **options,
+        flag_bands=versioned.flag_bands,
+        lower_score_is_riskier=versioned.lower_is_riskier,
     )
     return ScorecardBacktest(
         versioned.card.id, versioned.version, horizon_days, result, override_result, items

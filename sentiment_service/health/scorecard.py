@@ -193,7 +193,10 @@ class Scorecard(_Frozen):
         base = {component.name: component for component in components}
         for index, override in enumerate(overrides):
             where = f"[{index}]"
-            named = {"weights": override.weights, "transforms": override.transforms}
+            named: dict[str, Mapping[str, object]] = {
+                "weights": override.weights,
+                "transforms": override.transforms,
+            }
             for field, names in named.items():
                 unknown = sorted(set(names) - set(base))
                 if unknown:

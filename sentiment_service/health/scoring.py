@@ -265,8 +265,10 @@ def score_account(
         # round(x, 1) rounds the value itself; round(x * 10) could round up an x just below a
         # half-tenth, since x * 10 is rounded to the nearest float before round() sees it.
         total_tenths = round(round(min(max(sum(exact), 0.0), 100.0), 1) * 10.0)
-        shares = _apportion_tenths(exact, total_tenths)
-        tenths = {component.name: share for (component, _), share in zip(ok, shares, strict=True)}
+        apportioned = _apportion_tenths(exact, total_tenths)
+        tenths = {
+            component.name: share for (component, _), share in zip(ok, apportioned, strict=True)
+        }
         score = total_tenths / 10.0
 
     components: list[ComponentScore] = []

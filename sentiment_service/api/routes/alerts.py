@@ -235,7 +235,7 @@ def background_delivery(request: Request) -> BackgroundDelivery:
                 DeliveryPolicy.from_settings(state.settings),
                 on_attempt=lambda a: counter.labels(str(a.status_code or "error")).inc(),
             )
-        return state.alert_delivery  # type: ignore[no-any-return]
+        return state.alert_delivery
 
 
 class RuleRunOut(BaseModel):

@@ -175,7 +175,7 @@ def _parse_override(
             score=number,
             band=form.band or None,
             reason=form.reason,
-            expires_at=expires_at,  # type: ignore[arg-type]
+            expires_at=expires_at,
         )
     except ValidationError as error:
         names = {"scorecard": "Scorecard", "score": "Score", "band": "Band", "reason": "Reason"}
@@ -263,7 +263,7 @@ def post_label(
         error = "Choose negative, neutral or positive."
     else:
         try:
-            body = CorrectionIn(label=label, note=(note or "").strip() or None)  # type: ignore[arg-type]
+            body = CorrectionIn(label=label, note=(note or "").strip() or None)
         except ValidationError:
             error = "The note may be at most 2,000 characters."
         else:
