@@ -9,7 +9,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from models.checksums import file_sha256
 from models.sentiment import adapt_recipe as R
@@ -18,8 +18,13 @@ from models.sentiment.adapt_metrics import scores
 from models.sentiment.adapt_recipe import AdaptRequest, NewData
 from models.sentiment.inference import OnnxSentimentModel
 
+if TYPE_CHECKING:
+    import torch
 
-def write_json(path: Path, payload: dict) -> None:
+    from models.sentiment.modeling import SentimentClassifier
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
 
@@ -30,8 +35,8 @@ def default_command() -> str:
 def write_artifact(
     folder: Path,
     *,
-    model,
-    compact: dict,
+    model: SentimentClassifier,
+    compact: dict[str, torch.Tensor],
     base: Path,
     base_manifest: dict[str, Any],
     version: str,

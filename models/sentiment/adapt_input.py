@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from evaluation.datasets import DatasetError, map_labels, read_table, require_column
 from models.checksums import file_sha256
@@ -21,7 +22,7 @@ from models.sentiment.adapt_recipe import AdaptError, AdaptRequest, NewData
 from models.sentiment.preprocess import normalize_text
 
 
-def _labelled(texts: Sequence[str], labels: Sequence[int], source: str) -> D.LabelledTexts:
+def _labelled(texts: Sequence[str], labels: npt.ArrayLike, source: str) -> D.LabelledTexts:
     raw = [str(t) for t in texts]
     return D.LabelledTexts(
         [normalize_text(t) for t in raw],
@@ -176,6 +177,8 @@ def load_base_manifest(base: Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:
         raise AdaptError(f"--base {base}: unreadable manifest.json ({error})") from None
+    if not isinstance(manifest, dict):
+        raise AdaptError(f"--base {base}: manifest.json is not a JSON object")
     files = manifest.get("files") or {}
     if WEIGHTS_FILE not in files:
         raise AdaptError(f"--base {base}: no {WEIGHTS_FILE} (torch weights) to adapt from")

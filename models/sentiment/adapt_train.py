@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,8 +16,16 @@ from models.sentiment import data as D
 from models.sentiment.adapt_metrics import base_macro_f1, forgetting, new_macro_f1, selection_score
 from models.sentiment.adapt_recipe import AdaptRequest
 
+if TYPE_CHECKING:
+    import torch
+    from tokenizers import Tokenizer
 
-def _interpolate(base: dict, tuned: dict, alpha: float) -> dict:
+    from models.sentiment.modeling import SentimentClassifier
+
+State = dict[str, "torch.Tensor"]
+
+
+def _interpolate(base: State, tuned: State, alpha: float) -> State:
     return {
         k: (base[k] + alpha * (tuned[k] - base[k])) if tuned[k].is_floating_point() else tuned[k]
         for k in tuned
@@ -26,8 +34,8 @@ def _interpolate(base: dict, tuned: dict, alpha: float) -> dict:
 
 def train_and_select(
     request: AdaptRequest,
-    model,
-    tok,
+    model: SentimentClassifier,
+    tok: Tokenizer,
     train: D.LabelledTexts,
     replay: D.LabelledTexts | None,
     heldout: D.LabelledTexts,
@@ -85,7 +93,7 @@ def train_and_select(
         log(f"[adapt] {state_label}: {entry}")
         return entry
 
-    snapshots: list[tuple[dict[str, Any], dict]] = []
+    snapshots: list[tuple[dict[str, Any], State]] = []
     t = R.KD_TEMPERATURE
     bar = tqdm(total=total, desc="adapt", unit="step", disable=not progress, file=sys.stderr)
     for epoch in range(1, epochs + 1):
@@ -105,7 +113,7 @@ def train_and_select(
             per_row = torch.where(rep, (1 - R.KD_WEIGHT) * ce + R.KD_WEIGHT * kd, ce)
             loss = per_row.mean()
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            torch.autograd.backward(loss)
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()

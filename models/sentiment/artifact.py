@@ -17,6 +17,7 @@ from models.sentiment.card import write_model_card
 from models.sentiment.export import export_fp32, quantize_int8
 from models.sentiment.inference import OnnxSentimentModel, encode_texts
 from models.sentiment.metrics import evaluation_report
+from models.sentiment.modeling import SentimentClassifier
 from models.sentiment.predict import predict_logits
 from models.sentiment.preprocess import PREPROCESSING_ID
 from models.sentiment.torch_weights import WEIGHTS_FILE, base_state, compact_state, save_compact
@@ -51,7 +52,7 @@ def _write_teacher(args: argparse.Namespace, run: dict, model, tok, splits: D.Sp
 def finish_run(
     args: argparse.Namespace,
     run: dict,
-    model: torch.nn.Module,
+    model: SentimentClassifier,
     tok,
     splits: D.Splits,
     val_logits: np.ndarray,

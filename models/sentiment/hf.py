@@ -28,6 +28,8 @@ class MeanPoolingSentimentModel(BertPreTrainedModel):
         super().__init__(config)
         self.encoder = BertModel(config, add_pooling_layer=False)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        if config.num_labels is None:
+            raise ValueError("the model config names no labels (num_labels)")
         self.head = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
@@ -39,7 +41,8 @@ class MeanPoolingSentimentModel(BertPreTrainedModel):
         **_: Any,
     ) -> SequenceClassifierOutput:
         """Logits of shape (batch, num_labels)."""
-        assert input_ids is not None
+        if input_ids is None:
+            raise ValueError("input_ids is required")
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         states = self.encoder(

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from models.checksums import file_sha256
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -34,7 +38,9 @@ def minilm_path() -> Path:
 class SentimentClassifier(nn.Module):
     """Transformer encoder, attention-masked mean pooling, dropout and a 3-way linear head."""
 
-    def __init__(self, encoder: nn.Module, hidden: int, n_labels: int = 3, dropout: float = 0.1):
+    def __init__(
+        self, encoder: PreTrainedModel, hidden: int, n_labels: int = 3, dropout: float = 0.1
+    ):
         super().__init__()
         self.encoder = encoder
         self.dropout = nn.Dropout(dropout)
@@ -58,7 +64,7 @@ def build_classifier(base_dir: Path, n_labels: int = 3) -> SentimentClassifier:
 
 def layerwise_param_groups(
     model: SentimentClassifier, lr: float, decay: float, weight_decay: float
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     """AdamW groups with layer-wise lr decay: head at `lr`, layer k below top at lr*decay^k."""
     n_layers = int(model.encoder.config.num_hidden_layers)
     groups: dict[tuple[float, float], list[nn.Parameter]] = {}

@@ -25,7 +25,11 @@ from models.sentiment.artifact import finish_run
 from models.sentiment.bases import base_model_dir
 from models.sentiment.inference import encode_texts, load_tokenizer, pad_batch
 from models.sentiment.metrics import fit_temperature, macro_f1_by_source
-from models.sentiment.modeling import build_classifier, layerwise_param_groups
+from models.sentiment.modeling import (
+    SentimentClassifier,
+    build_classifier,
+    layerwise_param_groups,
+)
 from models.sentiment.predict import predict_logits
 from models.sentiment.torch_weights import (
     WEIGHTS_FILE,
@@ -109,10 +113,11 @@ def _jsonable(value: object) -> object:
 
 def average_states(states: list[State]) -> State:
     """Uniform average of parameter snapshots (checkpoint averaging)."""
-    return {k: sum(s[k].float() for s in states) / len(states) for k in states[0]}
+    zero = torch.zeros(())
+    return {k: sum((s[k].float() for s in states), zero) / len(states) for k in states[0]}
 
 
-def train(args: argparse.Namespace, model: torch.nn.Module, splits: D.Splits, tok) -> dict:
+def train(args: argparse.Namespace, model: SentimentClassifier, splits: D.Splits, tok) -> dict:
     """Fine-tune; evaluate on validation; return the selected state and the selection trace."""
     train_ids = encode_texts(tok, splits.train.texts)
     val_ids = encode_texts(tok, splits.val.texts)

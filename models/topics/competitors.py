@@ -275,7 +275,7 @@ class CompetitorMatcher:
     def find_in_sentences(self, sentences: Sequence[str]) -> list[CompetitorMention]:
         """Mentions in each sentence, in sentence and position order."""
         mentions: list[CompetitorMention] = []
-        for index, doc in enumerate(self._nlp.tokenizer.pipe(sentences)):
+        for index, doc in enumerate(map(self._nlp.tokenizer, sentences)):
             spans = self._spans(doc)
             cues = self._cues(doc) if spans else []
             for start, end, key, alias in spans:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnxruntime as ort
@@ -44,6 +44,9 @@ from models.topics.encoder import (
     load_sentence_encoder,
     pad_ids,
 )
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 MAX_LENGTH = 128
 DIMENSION = 384
@@ -72,7 +75,7 @@ def verified_base_dir() -> Path:
 class MeanPoolingEncoder(nn.Module):
     """A transformer encoder, attention-masked mean pooling and (optionally) L2 normalisation."""
 
-    def __init__(self, encoder: nn.Module, *, normalize: bool = True) -> None:
+    def __init__(self, encoder: PreTrainedModel, *, normalize: bool = True) -> None:
         super().__init__()
         self.encoder = encoder
         self.normalize = normalize

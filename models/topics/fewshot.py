@@ -308,7 +308,7 @@ def fit_setfit(
     tokenizer = load_tokenizer(base_dir / TOKENIZER_FILE, max_length)
     model = load_base_encoder(base_dir)
     if freeze_word_embeddings:  # 30k x 384 table: a third of the optimiser's work, little gain
-        model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+        model.encoder.get_input_embeddings().requires_grad_(False)
     token_ids = [e.ids for e in tokenizer.encode_batch([t or "" for t in texts])]
     start = time.perf_counter()
     neighbours = None
