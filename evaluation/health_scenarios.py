@@ -264,9 +264,12 @@ def run_scenario(
                     if answer["counts"]["rejected"]:
                         raise RuntimeError(f"{path}: rejected {answer['rejected'][:3]}")
         with database.session() as session:
-            for path in scorecards:
+            for scorecard_path in scorecards:
                 save_scorecard(
-                    session, load_scorecard(path), author="scenario", reason=f"from {path}"
+                    session,
+                    load_scorecard(scorecard_path),
+                    author="scenario",
+                    reason=f"from {scorecard_path}",
                 )
         ScoringWorker(
             database, hub.scorer(), topics=lambda s: topic_model(s, hub), worker_id="scenario"
@@ -317,7 +320,7 @@ def _scores(items: list[Any], *, churned: bool) -> list[float]:
 def _ok(response: Any) -> dict[str, Any]:
     if response.status_code >= 400:
         raise RuntimeError(f"{response.request.url}: {response.status_code} {response.text}")
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def _round(value: float | None) -> float | None:

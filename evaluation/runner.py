@@ -76,8 +76,7 @@ def predict_probabilities(
     ) as bar:
         for start in range(0, len(texts), batch_size):
             batch = list(texts[start : start + batch_size])
-            if routed:
-                assert languages is not None
+            if routed and languages is not None:  # routed implies languages
                 part = list(languages[start : start + batch_size])
                 raw = backend.predict_proba(batch, languages=part)  # type: ignore[call-arg]
             else:

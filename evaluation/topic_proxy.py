@@ -166,7 +166,7 @@ def prototypes(encoder: SentenceEncoder, phrase_sets: Sequence[Sequence[str]]) -
 
 
 def nearest_prototype(
-    encoder: SentenceEncoder, texts: Sequence[str], protos: np.ndarray, classes: Sequence[str]
+    encoder: Encoder, texts: Sequence[str], protos: np.ndarray, classes: Sequence[str]
 ) -> list[str]:
     """The class whose prototype has the highest cosine with each text."""
     scores = encoder.encode(texts) @ protos.T
