@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select as select_columns  # typed for more than four columns
 from sqlmodel import Session, col, select
 
 from models.topics.taxonomy import load_taxonomy
 from pipelines.feature_value import FeatureValue
 from pipelines.queue import active_version
 from sentiment_service.auth.scope import AccountScope
+from sentiment_service.storage.queries import select_columns
 from sentiment_service.storage.tables import (
     Account,
     CompetitorMention,
@@ -274,7 +274,7 @@ def account_features(
     if known:
         message_query = message_query.where(col(Message.ingested_at) <= as_of)
     message_days: dict[int, tuple[str, datetime]] = {}
-    rows = list(session.execute(message_query))
+    rows = list(session.exec(message_query))
     corrected = _sentiment_corrections(session, [row[0] for row in rows], as_of, known)
     for message_id, account_id, created_at, source, score, label in rows:
         if message_id in corrected:  # a person's label wins over the model's

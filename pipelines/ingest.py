@@ -18,7 +18,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy import insert, tuple_
-from sqlalchemy import select as select_columns  # typed for more than four columns
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -39,6 +38,7 @@ from pipelines.records import (
 from pipelines.redaction import PiiRedactor, load_hash_key
 from pipelines.row_ids import stored_id
 from sentiment_service.settings import Settings
+from sentiment_service.storage.queries import select_columns
 from sentiment_service.storage.tables import (
     Account,
     AccountOutcome,
@@ -391,7 +391,7 @@ class Ingestor:
             return {}
         threads = {record.thread_id for record, _ in wanted}
         templates = {fields["template_hash"] for _, fields in wanted}
-        rows = self.session.execute(
+        rows = self.session.exec(
             select_columns(
                 col(Message.id),
                 col(Message.account_id),

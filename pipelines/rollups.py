@@ -13,10 +13,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, text
-from sqlalchemy import select as select_columns  # typed for more than four columns
 from sqlmodel import Session, SQLModel, col, select
 
 from sentiment_service.storage.filters import from_customer
+from sentiment_service.storage.queries import select_columns
 from sentiment_service.storage.tables import (
     AccountDailyRollup,
     AccountDailyTopicRollup,
