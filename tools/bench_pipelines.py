@@ -1,6 +1,6 @@
 """Pipeline benchmarks; each prints one JSON object to stdout (progress on stderr).
 
-    python -m tools.bench_pipelines worker                      # pipeline overhead vs the raw models
+    python -m tools.bench_pipelines worker                      # pipeline overhead vs raw models
     python -m tools.bench_pipelines rollups --messages 1000000  # full rollup rebuild at scale
     python -m tools.bench_pipelines backfill --messages 1000000 --score 20000  # streaming re-score
 
