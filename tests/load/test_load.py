@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tools.loadtest import READ_PROFILE_ENDPOINTS, LoadConfig, run_load_test, run_read_test
 from tests.conftest import drop_postgres_database, make_postgres_database
+from tools.loadtest import READ_PROFILE_ENDPOINTS, LoadConfig, run_load_test, run_read_test
 
 pytestmark = pytest.mark.slow
 
