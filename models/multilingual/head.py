@@ -28,16 +28,17 @@ class DenseHead:
     def logits(self, features: np.ndarray) -> np.ndarray:
         """(n, classes) mean logits of the members."""
         x = (np.asarray(features, dtype=np.float32) - self.mean) / self.scale
-        total = None
+        if not self.members:
+            raise ValueError("the head has no members")
+        outputs = []
         for layers in self.members:
             h = x
             for index, (weight, bias) in enumerate(layers):
                 h = h @ weight + bias
                 if index < len(layers) - 1:
                     h = np.maximum(h, 0.0)
-            total = h if total is None else total + h
-        assert total is not None
-        return total / len(self.members)
+            outputs.append(h)
+        return np.mean(outputs, axis=0)
 
     def save(self, path: Path) -> None:
         """Write the weights as float32 arrays in one npz."""
