@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -59,6 +59,29 @@ class EmbeddingCache:
                 self._rows.move_to_end(key)
             while len(self._rows) > self.capacity:
                 self._rows.popitem(last=False)
+
+    def embed_through(
+        self,
+        keys: Sequence[TokenKey],
+        dimension: int,
+        compute: Callable[[list[TokenKey]], np.ndarray],
+    ) -> np.ndarray:
+        """(len(keys), dimension) rows in key order: cached rows as stored, the others from one
+        `compute` call over the distinct missing keys (then stored)."""
+        out = np.zeros((len(keys), dimension), dtype=np.float32)
+        missing: dict[TokenKey, list[int]] = {}
+        for index, (key, row) in enumerate(zip(keys, self.get_many(keys), strict=True)):
+            if row is None:
+                missing.setdefault(key, []).append(index)
+            else:
+                out[index] = row
+        if missing:
+            fresh = list(missing)
+            vectors = compute(fresh)
+            for key, vector in zip(fresh, vectors, strict=True):
+                out[missing[key]] = vector
+            self.put_many(fresh, vectors)
+        return out
 
     def clear(self) -> None:
         """Drop every entry and reset the hit counters."""

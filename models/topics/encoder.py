@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 
 from models.checksums import ModelChecksumError, file_sha256
 from models.onnx_runtime import make_session
-from models.topics.embedding_cache import EmbeddingCache, TokenKey
+from models.topics.embedding_cache import EmbeddingCache
 
 ARTIFACTS_ROOT = Path(__file__).resolve().parent / "artifacts"
 DEFAULT_ARTIFACT = "minilm-l6-base-int8"
@@ -123,24 +123,12 @@ class SentenceEncoder:
         """
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
-            return out
+            return np.zeros((0, self.dimension), dtype=np.float32)
         keys = [tuple(row) for row in self.token_ids(texts)]
-        cached = self.cache.get_many(keys)
-        missing: dict[TokenKey, list[int]] = {}
-        for index, (key, row) in enumerate(zip(keys, cached, strict=True)):
-            if row is None:
-                missing.setdefault(key, []).append(index)
-            else:
-                out[index] = row
-        if missing:
-            fresh = list(missing)
-            vectors = self._run(fresh, batch_size)
-            for key, vector in zip(fresh, vectors, strict=True):
-                out[missing[key]] = vector
-            self.cache.put_many(fresh, vectors)
-        return out
+        return self.cache.embed_through(
+            keys, self.dimension, lambda fresh: self._run(fresh, batch_size)
+        )
 
     def _run(self, ids: Sequence[Sequence[int]], batch_size: int) -> np.ndarray:
         """Unit embeddings of tokenised inputs: length-sorted batches, dynamic padding."""

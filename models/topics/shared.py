@@ -204,24 +204,15 @@ class SharedSentimentPass(MiniLMBackend):
 
     def embeddings(self, texts: Sequence[str]) -> np.ndarray:
         """Topic embeddings: from the cache where `predict_proba` saw the text, else run now."""
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
-            return out
+            return np.zeros((0, self.dimension), dtype=np.float32)
         keys: list[TokenKey] = [tuple(row) for row in self.token_ids(texts)]
-        missing: dict[TokenKey, list[int]] = {}
-        for index, (key, row) in enumerate(zip(keys, self.cache.get_many(keys), strict=True)):
-            if row is None:
-                missing.setdefault(key, []).append(index)
-            else:
-                out[index] = row
-        if missing:
-            fresh = list(missing)
-            _, features = run_pooled(self._session, [list(k) for k in fresh], self._batch_size)
-            vectors = self._projection.apply(features)
-            for key, vector in zip(fresh, vectors, strict=True):
-                out[missing[key]] = vector
-            self.cache.put_many(fresh, vectors)
-        return out
+        return self.cache.embed_through(keys, self.dimension, self._computed)
+
+    def _computed(self, fresh: list[TokenKey]) -> np.ndarray:
+        """Topic embeddings of token sequences the cache did not hold: one pooled run."""
+        _, features = run_pooled(self._session, [list(k) for k in fresh], self._batch_size)
+        return self._projection.apply(features)
 
 
 class SharedTopicEncoder:
