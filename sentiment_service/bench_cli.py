@@ -49,7 +49,14 @@ def bench_load(
     database_url: Annotated[
         str | None, typer.Option(help="A throw-away database (default: a fresh SQLite file)")
     ] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Scoring worker processes")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Scoring worker processes; 0 measures the API's ingestion alone (messages "
+            "must be stored and queued, none is scored)",
+        ),
+    ] = 1,
     profile: Annotated[
         str,
         typer.Option(

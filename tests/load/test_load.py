@@ -92,3 +92,20 @@ def test_reads_profile_sqlite() -> None:
         assert endpoint.keys() >= {"count", "p50_ms", "p95_ms", "p99_ms", "achieved_rps", "shed"}
     assert sum(e["count"] for e in result["endpoints"].values()) == result["requests"]["total"]
     assert result["api_workers"] == 1 and result["ok"] is True
+
+
+INGEST_ONLY = LoadConfig(duration=6, rate=4, read_share=0.0, batch_size=25, workers=0)
+
+
+def test_ingestion_alone_stores_and_queues_without_scoring() -> None:
+    """`--workers 0`: the API's ingestion alone; every accepted message is stored once and
+    left queued for scoring, and nothing is scored."""
+    result = run_load_test(INGEST_ONLY)
+    assert result["errors"] == 0, result["errors_by_status"]
+    assert result["workers"] == 0 and result["requests"]["read"] == 0
+    messages = result["messages"]
+    assert messages["accepted"] == messages["sent"] - messages["shed"] > 0
+    assert messages["stored"] == messages["accepted"] and messages["lost"] == 0
+    assert messages["duplicate_rows"] == 0
+    assert messages["scored_once"] == 0 and messages["queue_left"] == messages["stored"]
+    assert result["drain_seconds"] == 0 and result["ok"] is True
