@@ -878,7 +878,7 @@ def run_load_test(config: LoadConfig) -> dict[str, Any]:
         # The API stops first: its graceful shutdown finishes requests still in progress (their
         # client may have timed out), so nothing is written after the drain below.
         drain_started = time.monotonic()
-        cpu = {service.name: cpu_seconds(service.popen.pid)}
+        cpu = {service.name: tree_cpu_seconds(service.popen.pid)}
         stop(service)
         drain_s = (
             wait_drained(database, run_id, config.drain_timeout, drain_started) if workers else 0.0
