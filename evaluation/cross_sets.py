@@ -2,7 +2,7 @@
 validation and se-github test, scored with the product's message-level path.
 
     python -m evaluation.cross_sets --data-dir ../shared/data \
-        --artifact models/sentiment/artifacts/minilm-sent-2026.12.3 --artifact NEW_DIR
+        --artifact models/sentiment/artifacts/minilm-sent-2026.12.5 --artifact NEW_DIR
 
 Prints one JSON object: per artifact and set, n, macro-F1, accuracy and calibrated ECE (and
 per source for the B2B test split). Sets whose files are missing are left out. Report only:
