@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func
@@ -52,6 +53,34 @@ def latest(
     if status is not None:
         query = query.where(ConfigVersion.status == status)
     return session.exec(query.order_by(col(ConfigVersion.version).desc()).limit(1)).first()
+
+
+def latest_of_keys(
+    session: Session, kind: str, keys: Sequence[str] | None = None
+) -> dict[str, ConfigVersion]:
+    """The newest published version of each key of `kind` (of `keys`, or of every key), in
+    one statement; keys without a published version are absent."""
+    published = (col(ConfigVersion.kind) == kind) & (col(ConfigVersion.status) == PUBLISHED)
+    if keys is not None:
+        if not keys:
+            return {}
+        published = published & col(ConfigVersion.key).in_(list(keys))
+    newest = (
+        select(ConfigVersion.key, func.max(ConfigVersion.version).label("version"))
+        .where(published)
+        .group_by(ConfigVersion.key)
+        .subquery()
+    )
+    rows = session.exec(
+        select(ConfigVersion)
+        .join(
+            newest,
+            (col(ConfigVersion.key) == newest.c.key)
+            & (col(ConfigVersion.version) == newest.c.version),
+        )
+        .where(ConfigVersion.kind == kind)
+    ).all()
+    return {row.key: row for row in rows}
 
 
 def get_version(session: Session, kind: str, key: str, version: int) -> ConfigVersion | None:

@@ -4,21 +4,25 @@ daily score history. Scores are computed and stored by `sentiment-service health
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from pipelines.snapshots import end_of_day
 from sentiment_service.accounts import visible_account
 from sentiment_service.auth.scope import AccountScope
-from sentiment_service.health import service
-from sentiment_service.health.calibrate import outcome_probability
+from sentiment_service.health import service, stored_overrides
+from sentiment_service.health.calibrate import calibrations, probability_of
 from sentiment_service.health.drift import DarkSource
 from sentiment_service.health.manual_overrides import OverrideOut, override_out
-from sentiment_service.health.scoring import HealthScore
-from sentiment_service.storage.tables import HealthScoreRecord
+from sentiment_service.health.scoring import ComponentScore, HealthScore
+from sentiment_service.storage.queries import select_columns
+from sentiment_service.storage.tables import ConfigVersion, HealthOverride, HealthScoreRecord
 
 MAX_HISTORY_POINTS = 5000
 SCORE_HINT = "run `sentiment-service health score` to compute scores"
@@ -88,16 +92,42 @@ def latest_record(
     session: Session, account_id: str, card_id: str, day: date | None
 ) -> HealthScoreRecord | None:
     """The newest stored score of the account under the scorecard (on or before `day`)."""
-    query = select(HealthScoreRecord).where(
-        HealthScoreRecord.account_id == account_id, HealthScoreRecord.scorecard == card_id
-    )
-    if day is not None:
-        query = query.where(col(HealthScoreRecord.as_of) <= day)
-    return session.exec(
-        query.order_by(col(HealthScoreRecord.as_of).desc(), col(HealthScoreRecord.id).desc()).limit(
-            1
+    return latest_records(session, account_id, [card_id], day).get(card_id)
+
+
+def latest_records(
+    session: Session, account_id: str, card_ids: Sequence[str], day: date | None
+) -> dict[str, HealthScoreRecord]:
+    """`latest_record` under each of the scorecards, in one statement (cards without a
+    stored score are absent)."""
+    if not card_ids:
+        return {}
+    record = HealthScoreRecord
+    ranked = select_columns(
+        col(record.id).label("id"),
+        func.row_number()
+        .over(
+            partition_by=col(record.scorecard),
+            order_by=(col(record.as_of).desc(), col(record.id).desc()),
         )
-    ).first()
+        .label("rank"),
+    ).where(record.account_id == account_id, col(record.scorecard).in_(list(card_ids)))
+    if day is not None:
+        ranked = ranked.where(col(record.as_of) <= day)
+    newest = ranked.subquery()
+    rows = session.exec(
+        select(record).join(newest, col(record.id) == newest.c.id).where(newest.c.rank == 1)
+    ).all()
+    return {row.scorecard: row for row in rows}
+
+
+@dataclass(frozen=True)
+class _ScoreContext:
+    """What explaining a stored score needs beyond the record, read once for all of them."""
+
+    override: HealthOverride | None
+    calibration: ConfigVersion | None
+    evidence: dict[int, list[dict[str, Any]]]  # by the component's position
 
 
 def score_view(
@@ -105,16 +135,70 @@ def score_view(
 ) -> HealthScoreOut:
     """A stored score explained, with the override in force at `now`; with `evidence`, the
     sentiment and topic components quote the messages behind them."""
-    shown, override = service.effective(session, record, now)
-    computed = HealthScore.model_validate(record.explanation)
-    as_of = end_of_day(record.as_of)
+    return score_views(session, [record], now, evidence)[0]
+
+
+def score_views(
+    session: Session, records: Sequence[HealthScoreRecord], now: datetime, evidence: bool
+) -> list[HealthScoreOut]:
+    """`score_view` of stored scores of one account, with their overrides, calibrations and
+    evidence quotes each read in one statement for all of them."""
+    if not records:
+        return []
+    account_id = records[0].account_id
+    cards = [record.scorecard for record in records]
+    overrides = stored_overrides.active_overrides_by_card(session, account_id, cards, now)
+    fits = calibrations(session, cards)
+    computed = [HealthScore.model_validate(record.explanation) for record in records]
+    quoted = _evidence_by_component(session, records, computed, evidence)
+    return [
+        _score_out(
+            record,
+            computed[index],
+            now,
+            _ScoreContext(
+                overrides.get(record.scorecard), fits.get(record.scorecard), quoted[index]
+            ),
+        )
+        for index, record in enumerate(records)
+    ]
+
+
+def _evidence_by_component(
+    session: Session,
+    records: Sequence[HealthScoreRecord],
+    computed: Sequence[HealthScore],
+    evidence: bool,
+) -> list[dict[int, list[dict[str, Any]]]]:
+    """Per record, the evidence quotes of each component that has them (by position)."""
+    wanted: list[tuple[int, int, ComponentScore, datetime]] = []
+    for index, (record, score) in enumerate(zip(records, computed, strict=True)):
+        as_of = end_of_day(record.as_of)
+        for position, component in enumerate(score.components):
+            if evidence and component.evidence and component.status == "ok":
+                wanted.append((index, position, component, as_of))
+    if not wanted:
+        return [{} for _ in records]
+    account_id = records[0].account_id
+    quotes = service.evidence_of_components(
+        session, account_id, [(component, as_of) for _, _, component, as_of in wanted]
+    )
+    found: list[dict[int, list[dict[str, Any]]]] = [{} for _ in records]
+    for (index, position, _, _), quoted in zip(wanted, quotes, strict=True):
+        found[index][position] = quoted
+    return found
+
+
+def _score_out(
+    record: HealthScoreRecord, computed: HealthScore, now: datetime, context: _ScoreContext
+) -> HealthScoreOut:
+    override = context.override
+    shown = stored_overrides.effective_with(computed, override, now)
     components = []
-    for component in computed.components:
+    for position, component in enumerate(computed.components):
         item = component.model_dump(mode="json")
-        if evidence and component.evidence and component.status == "ok":
-            item["evidence_messages"] = service.evidence_for(
-                session, record.account_id, component, as_of
-            )
+        if position in context.evidence:
+            item["evidence_messages"] = context.evidence[position]
         components.append(item)
     return HealthScoreOut(
         scorecard=record.scorecard,
@@ -135,8 +219,8 @@ def score_view(
         missing=list(computed.missing),
         stale=list(computed.stale),
         no_evidence=list(computed.no_evidence),
-        outcome_probability=outcome_probability(
-            session, record.scorecard, record.scorecard_version, record.score
+        outcome_probability=probability_of(
+            context.calibration, record.scorecard_version, record.score
         ),
         drivers=record.explanation.get("drivers", []),
         drivers_since=record.explanation.get("drivers_since"),
@@ -153,15 +237,14 @@ def health_of(
     evidence: bool = True,
 ) -> AccountHealthOut:
     """The latest stored score (on or before `day`) under each scorecard in force, and the
-    channels dark on the day the scores describe. The caller checks the account is visible."""
-    scores, unscored, days = [], [], []
-    for versioned in service.active_scorecards(session):
-        record = latest_record(session, account_id, versioned.card.id, day)
-        if record is None:
-            unscored.append(versioned.card.id)
-            continue
-        scores.append(score_view(session, record, now, evidence))
-        days.append(record.as_of)
+    channels dark on the day the scores describe. The caller checks the account is visible.
+    A fixed number of statements, whatever the number of scorecards and components."""
+    cards = [versioned.card.id for versioned in service.active_scorecards(session)]
+    latest = latest_records(session, account_id, cards, day)
+    records = [latest[card] for card in cards if card in latest]
+    unscored = [card for card in cards if card not in latest]
+    scores = score_views(session, records, now, evidence)
+    days = [record.as_of for record in records]
     # Dark channels are judged on the day the scores describe, not on the wall clock.
     as_of = end_of_day(max(days)) if days else end_of_day(day) if day else now
     return AccountHealthOut(

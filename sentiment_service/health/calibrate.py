@@ -15,6 +15,7 @@ the probability disappears until the calibration is run again.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +39,7 @@ from sentiment_service.health.service import (
     get_scorecard,
     save_scorecard,
 )
+from sentiment_service.storage.tables import ConfigVersion
 
 CALIBRATION_KIND = "score_calibration"
 DEFAULT_TARGET_PRECISION = 0.6
@@ -170,7 +172,21 @@ def outcome_probability(
     when a fit exists for this very scorecard version."""
     if score is None or version is None:
         return None
-    stored = config_store.latest(session, CALIBRATION_KIND, card_id)
+    return probability_of(config_store.latest(session, CALIBRATION_KIND, card_id), version, score)
+
+
+def calibrations(session: Session, card_ids: Sequence[str]) -> dict[str, ConfigVersion]:
+    """The calibration in force for each of the scorecards (those that have one), in one
+    statement."""
+    return config_store.latest_of_keys(session, CALIBRATION_KIND, card_ids)
+
+
+def probability_of(
+    stored: ConfigVersion | None, version: int | None, score: float | None
+) -> dict[str, Any] | None:
+    """`outcome_probability` from a stored calibration (None: there is none)."""
+    if score is None or version is None:
+        return None
     if stored is None or stored.body.get("scorecard_version") != version:
         return None
     body = stored.body

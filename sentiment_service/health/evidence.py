@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import String, cast, func, literal, null, union_all
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from pipelines.features import SIGNAL_ROLES
-from pipelines.queue import active_version
+from pipelines.queue import ACTIVE_VERSION_KEY, active_version
 from sentiment_service.health.drift import (
     DarkSource,
     LabelDrift,
@@ -23,12 +25,14 @@ from sentiment_service.health.drift import (
     population_stability_index,
 )
 from sentiment_service.health.scoring import ComponentScore
+from sentiment_service.storage.queries import select_columns
 from sentiment_service.storage.tables import (
     CompetitorMention,
     HealthScoreRecord,
     Message,
     MessageScore,
     MessageTopic,
+    PipelineState,
 )
 
 EVIDENCE_PER_COMPONENT = 3
@@ -44,58 +48,103 @@ def evidence_for(
 ) -> list[dict[str, Any]]:
     """Messages behind a sentiment, topic or competitor component, worst first when the
     component pulls the score down and best first otherwise."""
+    return evidence_of_components(session, account_id, [(component, as_of)])[0]
+
+
+def evidence_of_components(
+    session: Session, account_id: str, wanted: Sequence[tuple[ComponentScore, datetime]]
+) -> list[list[dict[str, Any]]]:
+    """`evidence_for` each (component, as_of) pair, all read in one statement: one ranked,
+    limited sub-query per component, joined by UNION ALL."""
+    if not wanted:
+        return []
+    parts = [
+        _evidence_part(index, account_id, component, as_of)
+        for index, (component, as_of) in enumerate(wanted)
+    ]
+    union = union_all(*(select_columns(*part.subquery().c) for part in parts)).subquery()
+    rows = session.execute(select_columns(*union.c).order_by(union.c.part, union.c.rank)).all()
+    found: list[list[dict[str, Any]]] = [[] for _ in wanted]
+    for row in rows:
+        found[row.part].append(_evidence_row(row, wanted[row.part][0]))
+    return found
+
+
+def _topic_of(component: ComponentScore) -> str:
+    return component.feature.removeprefix("topic_").rsplit("_", 2)[0]
+
+
+def _evidence_part(
+    index: int, account_id: str, component: ComponentScore, as_of: datetime
+) -> Select[*tuple[Any, ...]]:
+    """The up to EVIDENCE_PER_COMPONENT messages behind one component, ranked, with the
+    columns every component kind shares (absent ones NULL)."""
     window = timedelta(days=90 if "90d" in component.feature else 30)
     hurting = component.transformed is not None and component.transformed < 50
-    base = (
+    base = [
         col(Message.account_id) == account_id,
         col(Message.created_at) > as_of - window,
         col(Message.created_at) <= as_of,
         col(Message.author_role).in_(SIGNAL_ROLES),
-    )
+    ]
+    none: Any = cast(null(), String)
+    table: Any
     if component.feature.startswith("competitor_"):
-        rows = session.exec(
-            select(Message, CompetitorMention)
-            .join(CompetitorMention, col(CompetitorMention.message_id) == col(Message.id))
-            .where(*base)
-            .order_by(col(Message.created_at).desc())
-            .limit(EVIDENCE_PER_COMPONENT)
-        ).all()
-        return [
-            _evidence(m, c.evidence, c.score, c.label, competitor=c.competitor, intent=c.intent)
-            for m, c in rows
+        table, quote = CompetitorMention, col(CompetitorMention.evidence)
+        order: Any = col(Message.created_at).desc()
+        extra: list[Any] = [col(CompetitorMention.competitor), col(CompetitorMention.intent)]
+    elif component.feature.startswith("topic_"):
+        table, quote = MessageTopic, col(MessageTopic.evidence)
+        order = col(MessageTopic.score).asc() if hurting else col(Message.created_at).desc()
+        extra = [none, none]
+        base.append(col(MessageTopic.topic) == _topic_of(component))
+    else:
+        table, quote = MessageScore, col(Message.text)
+        order = col(MessageScore.score).asc() if hurting else col(MessageScore.score).desc()
+        extra = [none, none]
+        version = select(PipelineState.value).where(PipelineState.key == ACTIVE_VERSION_KEY)
+        base += [
+            col(MessageScore.model_version) == func.coalesce(version.scalar_subquery(), ""),
+            col(MessageScore.score).is_not(None),
         ]
-    if component.feature.startswith("topic_"):
-        topic = component.feature.removeprefix("topic_").rsplit("_", 2)[0]
-        topic_rows = session.exec(
-            select(Message, MessageTopic)
-            .join(MessageTopic, col(MessageTopic.message_id) == col(Message.id))
-            .where(*base, MessageTopic.topic == topic)
-            .order_by(col(MessageTopic.score).asc() if hurting else col(Message.created_at).desc())
-            .limit(EVIDENCE_PER_COMPONENT)
-        ).all()
-        return [_evidence(m, t.evidence, t.score, t.label, topic=topic) for m, t in topic_rows]
-    version = active_version(session) or ""
-    scored = session.exec(
-        select(Message, MessageScore)
-        .join(MessageScore, col(MessageScore.message_id) == col(Message.id))
-        .where(*base, MessageScore.model_version == version, col(MessageScore.score).is_not(None))
-        .order_by(col(MessageScore.score).asc() if hurting else col(MessageScore.score).desc())
+    ranking = (order, col(Message.id))
+    return (
+        select_columns(
+            literal(index).label("part"),
+            func.row_number().over(order_by=ranking).label("rank"),
+            col(Message.id).label("message_id"),
+            col(Message.source).label("source"),
+            col(Message.created_at).label("created_at"),
+            col(Message.language).label("language"),
+            quote.label("quote"),
+            col(table.score).label("score"),
+            col(table.label).label("label"),
+            extra[0].label("competitor"),
+            extra[1].label("intent"),
+        )
+        .join(table, col(table.message_id) == col(Message.id))
+        .where(*base)
+        .order_by(*ranking)
         .limit(EVIDENCE_PER_COMPONENT)
-    ).all()
-    return [_evidence(m, m.text, s.score, s.label) for m, s in scored]
+    )
 
 
-def _evidence(
-    message: Message, quote: str, score: float | None, label: str | None, **extra: Any
-) -> dict[str, Any]:
+def _evidence_row(row: Any, component: ComponentScore) -> dict[str, Any]:
+    """One quoted message, shaped as the component kind quotes it."""
+    if component.feature.startswith("competitor_"):
+        extra: dict[str, Any] = {"competitor": row.competitor, "intent": row.intent}
+    elif component.feature.startswith("topic_"):
+        extra = {"topic": _topic_of(component)}
+    else:
+        extra = {}
     return {
-        "message_id": message.id,
-        "source": message.source,
-        "created_at": message.created_at.isoformat(),
-        "quote": _quote(quote),
-        "sentiment_score": round(score, 3) if score is not None else None,
-        "sentiment_label": label,
-        "language": message.language,
+        "message_id": row.message_id,
+        "source": row.source,
+        "created_at": row.created_at.isoformat(),
+        "quote": _quote(row.quote),
+        "sentiment_score": round(row.score, 3) if row.score is not None else None,
+        "sentiment_label": row.label,
+        "language": row.language,
         **extra,
     }
 

@@ -64,12 +64,11 @@ def ensure_default_scorecards(session: Session) -> None:
 def active_scorecards(session: Session) -> list[VersionedScorecard]:
     """Every scorecard's published version in force."""
     ensure_default_scorecards(session)
-    result = []
-    for key in config_store.keys(session, SCORECARD_KIND):
-        stored = config_store.latest(session, SCORECARD_KIND, key)
-        if stored is not None:
-            result.append(VersionedScorecard(Scorecard.model_validate(stored.body), stored.version))
-    return result
+    latest = config_store.latest_of_keys(session, SCORECARD_KIND)
+    return [
+        VersionedScorecard(Scorecard.model_validate(latest[key].body), latest[key].version)
+        for key in sorted(latest)
+    ]
 
 
 def get_scorecard(

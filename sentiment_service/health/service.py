@@ -16,8 +16,9 @@ The work lives in one module per concern; this module re-exports their public na
 - `stored_overrides`: `to_override`, `active_override`, `effective`;
 - `backtests`: `BacktestItem`, `ScorecardBacktest`, `backtest_scorecard`,
   `suggest_scorecard_weights`, `preview_scorecard`;
-- `evidence`: the read side behind stored scores: `evidence_for`, `account_dark_sources`,
-  `component_drift`, `sentiment_label_drift`; `EVIDENCE_PER_COMPONENT`, `QUOTE_CHARS`.
+- `evidence`: the read side behind stored scores: `evidence_for`, `evidence_of_components`,
+  `account_dark_sources`, `component_drift`, `sentiment_label_drift`;
+  `EVIDENCE_PER_COMPONENT`, `QUOTE_CHARS`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from sentiment_service.health.evidence import (
     account_dark_sources,
     component_drift,
     evidence_for,
+    evidence_of_components,
     sentiment_label_drift,
 )
 from sentiment_service.health.runs import (
@@ -85,6 +87,7 @@ __all__ = [
     "effective",
     "ensure_default_scorecards",
     "evidence_for",
+    "evidence_of_components",
     "features_at",
     "get_scorecard",
     "ingested_later_share",
