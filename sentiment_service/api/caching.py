@@ -4,7 +4,9 @@ A response's validators are derived, before the expensive work, from aggregates 
 whenever the data behind it can have changed: row counts, the highest row id (new rows; the
 pipelines replace derived rows by delete + insert, so ids move on a rewrite) and the newest
 change timestamps of the tables it reads, the active model version, the path and the sorted
-query string, and the service version (a new release may render differently). A
+query string, and the service version (a new release may render differently). Features,
+which read whole tables, use write counters instead (`data_versions`, moved by triggers in
+the same transaction as every write of their tables), so that no request scans them. A
 representation that depends on the clock (features "as of now") adds the current minute.
 ETags are weak: equal tags mean the same data, not byte-equal bodies.
 
@@ -44,6 +46,7 @@ from sentiment_service.storage.tables import (
     AccountExternalId,
     CompetitorMention,
     ConfigVersion,
+    DataVersion,
     HealthOverride,
     HealthScoreRecord,
     LabelCorrection,
@@ -52,7 +55,6 @@ from sentiment_service.storage.tables import (
     MessageTopic,
     Metric,
     PipelineState,
-    TopicCorrection,
 )
 
 CACHE_CONTROL = "private, max-age=0, must-revalidate"
@@ -158,26 +160,11 @@ def account_facts(account_id: str, now: datetime) -> list[Select[*tuple[Any, ...
 
 def feature_facts() -> list[Select[*tuple[Any, ...]]]:
     """What point-in-time features read: messages, their scores, topics, competitor mentions
-    and corrections, metrics, accounts and the active model version."""
+    and corrections, metrics, accounts (all counted by the write counters in
+    `data_versions`, which triggers move in the same transaction as every insert, update or
+    delete of those tables) and the active model version."""
     return [
-        select(
-            func.count(),
-            func.max(Message.id),
-            func.max(Message.updated_at),
-            func.max(Message.ingested_at),
-        ),
-        select(
-            func.count(),
-            func.max(Metric.id),
-            func.max(Metric.ingested_at),
-            func.sum(Metric.value),
-        ),
-        select(func.count(), func.max(MessageScore.id)),
-        select(func.count(), func.max(MessageTopic.id)),
-        select(func.count(), func.max(CompetitorMention.id)),
-        select(func.count(), func.max(LabelCorrection.id), func.max(LabelCorrection.corrected_at)),
-        select(func.count(), func.max(TopicCorrection.id), func.max(TopicCorrection.corrected_at)),
-        select(func.count(), func.max(Account.updated_at)),
+        select(func.coalesce(func.sum(DataVersion.version), 0)),
         _active_version(),
     ]
 

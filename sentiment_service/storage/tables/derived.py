@@ -55,6 +55,20 @@ class PipelineState(SQLModel, table=True):
     updated_at: datetime = utc_column()
 
 
+class DataVersion(SQLModel, table=True):
+    """Write counters of the tables that account features read (accounts, messages, their
+    scores, topics, competitor mentions and corrections, metrics). Database triggers (see
+    migration 0010) add one to a slot in the same transaction as every insert, update or
+    delete of those tables, so the sum over the slots changes with every committed change and
+    only then. PostgreSQL writers use the slot of their connection (fewer lock waits between
+    concurrent writers); SQLite has one writer and one slot."""
+
+    __tablename__ = "data_versions"
+
+    slot: int = Field(primary_key=True)
+    version: int
+
+
 class AccountDailyRollup(SQLModel, table=True):
     """Per account, day and source ('all' included): counts and sentiment of scored messages."""
 
