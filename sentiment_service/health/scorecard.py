@@ -314,12 +314,15 @@ def load_scorecard(path: Path) -> Scorecard:
     return scorecard_from_text(path.read_text(encoding="utf-8"), fmt=fmt)
 
 
+DEFAULT_SCORECARD_IDS = ("churn_risk", "expansion")  # `defaults/<id>.yaml`
+
+
 def load_default_scorecards() -> list[Scorecard]:
     """The shipped scorecards from `defaults/` (churn_risk, then expansion)."""
     folder = resources.files("sentiment_service.health").joinpath("defaults")
     return [
         scorecard_from_text(folder.joinpath(f"{name}.yaml").read_text(encoding="utf-8"))
-        for name in ("churn_risk", "expansion")
+        for name in DEFAULT_SCORECARD_IDS
     ]
 
 

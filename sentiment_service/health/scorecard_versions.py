@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from sentiment_service import config_store
 from sentiment_service.health.scorecard import (
+    DEFAULT_SCORECARD_IDS,
     Scorecard,
     load_default_scorecards,
     scorecard_diff,
@@ -47,8 +48,11 @@ class VersionedScorecard:
 
 
 def ensure_default_scorecards(session: Session) -> None:
-    """Store the shipped scorecards as version 1 when no version of them exists yet."""
+    """Store the shipped scorecards as version 1 when no version of them exists yet (their
+    files are parsed only then: reads call this on every request)."""
     known = set(config_store.keys(session, SCORECARD_KIND))
+    if known.issuperset(DEFAULT_SCORECARD_IDS):
+        return
     for card in load_default_scorecards():
         if card.id not in known:
             config_store.save_version(

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from pydantic import ValidationError
 
 from sentiment_service.health.scorecard import (
+    DEFAULT_SCORECARD_IDS,
     Scorecard,
     band_for,
     load_default_scorecards,
@@ -277,3 +278,8 @@ def test_defaults_readme_names_every_component() -> None:
         added = [c for o in scorecard.segment_overrides for c in o.add_components]
         for item in [*scorecard.components, *added]:
             assert item.label in readme, item.label
+
+
+def test_default_scorecard_ids_name_their_files() -> None:
+    # ensure_default_scorecards parses the files only when one of these ids is not stored
+    assert tuple(card.id for card in load_default_scorecards()) == DEFAULT_SCORECARD_IDS
