@@ -26,13 +26,13 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 from fastapi import Request, Response
-from sqlalchemy import Select, case, func, true
+from sqlalchemy import BindParameter, Select, bindparam, case, func, true
 from sqlmodel import Session, col, select
 
 from pipelines.queue import ACTIVE_VERSION_KEY
@@ -105,7 +105,9 @@ def _configs() -> Select[*tuple[Any, ...]]:
     )
 
 
-def _of_account_messages(table: Any, account_id: str) -> Select[*tuple[Any, ...]]:
+def _of_account_messages(
+    table: Any, account_id: str | BindParameter[str]
+) -> Select[*tuple[Any, ...]]:
     """Count and highest id of a per-message table's rows for one account's messages."""
     return (
         select(func.count(), func.max(table.id))
@@ -114,7 +116,9 @@ def _of_account_messages(table: Any, account_id: str) -> Select[*tuple[Any, ...]
     )
 
 
-def account_facts(account_id: str, now: datetime) -> list[Select[*tuple[Any, ...]]]:
+def account_facts(
+    account_id: str | BindParameter[str], now: datetime | BindParameter[datetime]
+) -> list[Select[*tuple[Any, ...]]]:
     """What an account's health and its detail view read: the account row and vendor ids,
     its messages with their scores, topics and competitor mentions, metrics, stored health
     scores and overrides (and how many are in force at `now`), its daily and topic rollups,
@@ -158,6 +162,12 @@ def account_facts(account_id: str, now: datetime) -> list[Select[*tuple[Any, ...
     ]
 
 
+def account_fact_query() -> FactQuery:
+    """`account_facts` as one prebuilt statement; read it with the parameters
+    `{"account_id": ..., "now": ...}`."""
+    return FactQuery(account_facts(bindparam("account_id"), bindparam("now")))
+
+
 def feature_facts() -> list[Select[*tuple[Any, ...]]]:
     """What point-in-time features read: messages, their scores, topics, competitor mentions
     and corrections, metrics, accounts (all counted by the write counters in
@@ -169,7 +179,9 @@ def feature_facts() -> list[Select[*tuple[Any, ...]]]:
     ]
 
 
-def trend_facts(account_id: str | None = None) -> list[Select[*tuple[Any, ...]]]:
+def trend_facts(
+    account_id: str | BindParameter[str] | None = None,
+) -> list[Select[*tuple[Any, ...]]]:
     """What trends read: the daily rollups (of one account, or all), accounts (segments) and
     the active model version."""
     rollups = select(
@@ -220,16 +232,35 @@ class _FirstSeen:
 _first_seen = _FirstSeen(FIRST_SEEN_SIZE)
 
 
-def read_facts(
-    session: Session, facts: Sequence[Select[*tuple[Any, ...]]]
-) -> list[tuple[Any, ...]]:
-    """Each fact statement's one row, all read in a single statement. Facts are aggregates
-    without GROUP BY (exactly one row each). A fact with a WHERE clause (an index lookup, e.g.
-    one account's rows) becomes one scalar sub-query per column, which PostgreSQL plans
-    quickly; a fact over a whole table is a sub-query joined beside the others, so that the
-    table is scanned once for all its columns."""
+class FactQuery:
+    """Fact statements combined into one SELECT (see `read_facts`), built once. Facts built
+    with bound parameters (`bindparam`) are read with `rows(session, params)`, so a request
+    neither rebuilds nor re-derives the statement: building it costs more CPU than a cached
+    answer's whole request otherwise."""
+
+    __slots__ = ("statement", "widths")
+
+    def __init__(self, facts: Sequence[Select[*tuple[Any, ...]]]) -> None:
+        self.widths = [len(statement.selected_columns) for statement in facts]
+        self.statement = _combined(facts)
+
+    def rows(
+        self, session: Session, params: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Each fact statement's one row."""
+        if self.statement is None:
+            return []
+        row = session.execute(self.statement, dict(params or {})).one()
+        rows, start = [], 0
+        for width in self.widths:
+            rows.append(tuple(row[start : start + width]))
+            start += width
+        return rows
+
+
+def _combined(facts: Sequence[Select[*tuple[Any, ...]]]) -> Select[*tuple[Any, ...]] | None:
     if not facts:
-        return []
+        return None
     columns: list[Any] = []
     joined: Any = None
     for statement in facts:
@@ -242,26 +273,39 @@ def read_facts(
         part = statement.subquery()
         columns += list(part.c)
         joined = part if joined is None else joined.join(part, true())
-    combined = select(*columns) if joined is None else select(*columns).select_from(joined)
-    row = session.execute(combined).one()
-    rows, start = [], 0
-    for statement in facts:
-        width = len(statement.selected_columns)
-        rows.append(tuple(row[start : start + width]))
-        start += width
-    return rows
+    return select(*columns) if joined is None else select(*columns).select_from(joined)
+
+
+def read_facts(
+    session: Session,
+    facts: Sequence[Select[*tuple[Any, ...]]] | FactQuery,
+    params: Mapping[str, Any] | None = None,
+) -> list[tuple[Any, ...]]:
+    """Each fact statement's one row, all read in a single statement. Facts are aggregates
+    without GROUP BY (exactly one row each). A fact with a WHERE clause (an index lookup, e.g.
+    one account's rows) becomes one scalar sub-query per column, which PostgreSQL plans
+    quickly; a fact over a whole table is a sub-query joined beside the others, so that the
+    table is scanned once for all its columns. A prebuilt `FactQuery` takes `params`."""
+    query = facts if isinstance(facts, FactQuery) else FactQuery(facts)
+    return query.rows(session, params)
+
+
+# Immutable: one statement, read with each request's parameters.
+ACCOUNT_FACTS = account_fact_query()
 
 
 def validators(
     session: Session,
     request: Request,
-    facts: Sequence[Select[*tuple[Any, ...]]],
+    facts: Sequence[Select[*tuple[Any, ...]]] | FactQuery,
     *,
+    params: Mapping[str, Any] | None = None,
     extra: Sequence[object] = (),
     now: datetime | None = None,
 ) -> Validators:
-    """The validators of the representation `request` asks for, given its data's facts."""
-    rows = read_facts(session, facts)
+    """The validators of the representation `request` asks for, given its data's facts
+    (a prebuilt `FactQuery` with its `params`)."""
+    rows = read_facts(session, facts, params)
     digest = hashlib.sha256()
     parts: list[object] = [
         __version__,

@@ -43,9 +43,11 @@ def account_health(
     now = utcnow()
     with database.session() as session:
         visible_account(session, account_id, principal.scope)
-        facts = caching.account_facts(account_id, now)
+        facts = {"account_id": account_id, "now": now}
         minute = now.replace(second=0, microsecond=0)  # dark channels are judged at `now`
-        current = caching.validators(session, request, facts, extra=[minute])
+        current = caching.validators(
+            session, request, caching.ACCOUNT_FACTS, params=facts, extra=[minute]
+        )
 
         def render() -> bytes:
             health = reads.health_of(session, account_id, now, day=day, evidence=evidence)
