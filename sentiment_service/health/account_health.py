@@ -170,12 +170,15 @@ def _evidence_by_component(
     computed: Sequence[HealthScore],
     evidence: bool,
 ) -> list[dict[int, list[dict[str, Any]]]]:
-    """Per record, the evidence quotes of each component that has them (by position)."""
+    """Per record, the evidence quotes of each component that has them (by position): those
+    that quote evidence and are `ok`. Every component that quotes evidence is asked about,
+    whatever its status, so that the statement has the same shape for every account of the
+    same scorecards."""
     wanted: list[tuple[int, int, ComponentScore, datetime]] = []
     for index, (record, score) in enumerate(zip(records, computed, strict=True)):
         as_of = end_of_day(record.as_of)
         for position, component in enumerate(score.components):
-            if evidence and component.evidence and component.status == "ok":
+            if evidence and component.evidence:
                 wanted.append((index, position, component, as_of))
     if not wanted:
         return [{} for _ in records]
@@ -184,8 +187,9 @@ def _evidence_by_component(
         session, account_id, [(component, as_of) for _, _, component, as_of in wanted]
     )
     found: list[dict[int, list[dict[str, Any]]]] = [{} for _ in records]
-    for (index, position, _, _), quoted in zip(wanted, quotes, strict=True):
-        found[index][position] = quoted
+    for (index, position, component, _), quoted in zip(wanted, quotes, strict=True):
+        if component.status == "ok":
+            found[index][position] = quoted
     return found
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, func, literal, null, union_all
+from sqlalchemy import Boolean, String, case, cast, func, literal, null, union_all
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
@@ -78,7 +78,10 @@ def _evidence_part(
     index: int, account_id: str, component: ComponentScore, as_of: datetime
 ) -> Select[*tuple[Any, ...]]:
     """The up to EVIDENCE_PER_COMPONENT messages behind one component, ranked, with the
-    columns every component kind shares (absent ones NULL)."""
+    columns every component kind shares (absent ones NULL). Whether the component hurts
+    (worst first) is a bound value, not a different ORDER BY, so that the statement's shape,
+    and with it SQLAlchemy's compiled-statement cache entry, depends only on the kinds of
+    the components asked about."""
     window = timedelta(days=90 if "90d" in component.feature else 30)
     hurting = component.transformed is not None and component.transformed < 50
     base = [
@@ -91,23 +94,28 @@ def _evidence_part(
     table: Any
     if component.feature.startswith("competitor_"):
         table, quote = CompetitorMention, col(CompetitorMention.evidence)
-        order: Any = col(Message.created_at).desc()
+        order: list[Any] = [col(Message.created_at).desc()]
         extra: list[Any] = [col(CompetitorMention.competitor), col(CompetitorMention.intent)]
     elif component.feature.startswith("topic_"):
         table, quote = MessageTopic, col(MessageTopic.evidence)
-        order = col(MessageTopic.score).asc() if hurting else col(Message.created_at).desc()
+        # hurting: lowest aspect sentiment first; else newest first
+        order = [
+            case((literal(hurting, Boolean), col(MessageTopic.score))).asc(),
+            case((literal(not hurting, Boolean), col(Message.created_at))).desc(),
+        ]
         extra = [none, none]
         base.append(col(MessageTopic.topic) == _topic_of(component))
     else:
         table, quote = MessageScore, col(Message.text)
-        order = col(MessageScore.score).asc() if hurting else col(MessageScore.score).desc()
+        # hurting: lowest score first; else highest first
+        order = [(col(MessageScore.score) * literal(1 if hurting else -1)).asc()]
         extra = [none, none]
         version = select(PipelineState.value).where(PipelineState.key == ACTIVE_VERSION_KEY)
         base += [
             col(MessageScore.model_version) == func.coalesce(version.scalar_subquery(), ""),
             col(MessageScore.score).is_not(None),
         ]
-    ranking = (order, col(Message.id))
+    ranking = (*order, col(Message.id))
     return (
         select_columns(
             literal(index).label("part"),
