@@ -7,6 +7,7 @@ topic model in force at that time (each row names its version). After a taxonomy
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Callable, Sequence
@@ -43,11 +44,18 @@ TAXONOMY_KIND = "taxonomy"
 TAXONOMY_KEY = "default"
 
 
+@functools.cache
+def default_taxonomy() -> Taxonomy:
+    """The shipped taxonomy, parsed once per process: the file ships with the code and the
+    model is frozen. Reads (account detail, trends) would otherwise parse its YAML each time."""
+    return load_taxonomy()
+
+
 def active_taxonomy(session: Session) -> tuple[Taxonomy, int | None]:
     """The published taxonomy in force and its version (the shipped default: version None)."""
     stored = config_store.latest(session, TAXONOMY_KIND, TAXONOMY_KEY)
     if stored is None:
-        return load_taxonomy(), None
+        return default_taxonomy(), None
     return parse_taxonomy(stored.body), stored.version
 
 
