@@ -51,7 +51,7 @@ def seed(
     """Store messages (text, account, source, probabilities) scored under VERSION, with a
     correction where `label` names one; their ids in order."""
     ids: list[int] = []
-    with database.session() as session:
+    with database.session(write=True) as session:
         start = len(session.exec(select(Message.id)).all())
         for account in sorted({row[1] for row in rows}):
             if session.get(Account, account) is None:
@@ -174,6 +174,15 @@ def use_adapter(client: TestClient, adapter: FakeAdapter) -> ModelJobs:
     return jobs
 
 
+def start_and_finish(client: TestClient, headers: dict[str, str]) -> None:
+    """Start an adaptation (the slot is free: 202) and wait for it, so that no job thread
+    outlives its test and writes into the next one's database."""
+    started = client.post("/v1/models/adaptations", json={}, headers=headers)
+    assert started.status_code == 202, started.text
+    jobs: ModelJobs = client.app.state.model_jobs  # type: ignore[attr-defined]
+    assert jobs.wait(started.json()["id"]).status == "succeeded"
+
+
 @pytest.fixture
 def own_client(settings: Settings, database: Database) -> Iterator[TestClient]:
     """An app with its own models (a promotion swaps them) and min 30 labels."""
@@ -294,7 +303,7 @@ def test_a_running_job_blocks_a_second_one_with_409_and_its_log_is_readable(
         hold.set()
     done = jobs.wait(job["id"])
     assert done.status == "succeeded" and done.active_slot is None
-    assert client.post("/v1/models/adaptations", json={}, headers=analyst).status_code == 202
+    start_and_finish(client, analyst)
 
 
 # --- job runs -------------------------------------------------------------------------------
@@ -369,7 +378,7 @@ def test_a_failing_adaptation_is_failed_with_a_one_line_error_and_frees_the_slot
     promote = client.post(f"/v1/models/adaptations/{job_id}/promote", headers=analyst)
     assert promote.status_code == 409 and "is failed" in promote.json()["detail"]
     use_adapter(client, FakeAdapter())
-    assert client.post("/v1/models/adaptations", json={}, headers=analyst).status_code == 202
+    start_and_finish(client, analyst)
 
 
 def test_an_artifact_that_does_not_load_fails_the_job(
@@ -417,7 +426,7 @@ def test_a_job_whose_runner_died_is_marked_failed_and_frees_the_slot(
     with database.session() as session:
         assert session.get(ModelJob, stale.id).active_slot is None  # type: ignore[union-attr]
     use_adapter(client, FakeAdapter())
-    assert client.post("/v1/models/adaptations", json={}, headers=analyst).status_code == 202
+    start_and_finish(client, analyst)
 
 
 # --- gate and promotion ---------------------------------------------------------------------
