@@ -4,13 +4,14 @@ sentiment model's labels."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Boolean, String, case, cast, func, literal, null, union_all
+from sqlalchemy import Boolean, String, bindparam, case, cast, func, literal, not_, null, union_all
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
@@ -55,60 +56,84 @@ def evidence_of_components(
     session: Session, account_id: str, wanted: Sequence[tuple[ComponentScore, datetime]]
 ) -> list[list[dict[str, Any]]]:
     """`evidence_for` each (component, as_of) pair, all read in one statement: one ranked,
-    limited sub-query per component, joined by UNION ALL."""
+    limited sub-query per component, joined by UNION ALL. The statement is built once per
+    sequence of component kinds (`_evidence_statement`); everything that differs between
+    accounts and components is a bound parameter."""
     if not wanted:
         return []
-    parts = [
-        _evidence_part(index, account_id, component, as_of)
-        for index, (component, as_of) in enumerate(wanted)
-    ]
-    union = union_all(*(select_columns(*part.subquery().c) for part in parts)).subquery()
-    rows = session.execute(select_columns(*union.c).order_by(union.c.part, union.c.rank)).all()
+    params: dict[str, Any] = {"account_id": account_id}
+    for index, (component, as_of) in enumerate(wanted):
+        window = timedelta(days=90 if "90d" in component.feature else 30)
+        params[f"start_{index}"] = as_of - window
+        params[f"end_{index}"] = as_of
+        params[f"hurting_{index}"] = (
+            component.transformed is not None and component.transformed < 50
+        )
+        if _kind(component) == "topic":
+            params[f"topic_{index}"] = _topic_of(component)
+    statement = _evidence_statement(tuple(_kind(component) for component, _ in wanted))
+    rows = session.execute(statement, params).all()
     found: list[list[dict[str, Any]]] = [[] for _ in wanted]
     for row in rows:
         found[row.part].append(_evidence_row(row, wanted[row.part][0]))
     return found
 
 
+EvidenceKind = Literal["competitor", "topic", "sentiment"]
+
+
+def _kind(component: ComponentScore) -> EvidenceKind:
+    if component.feature.startswith("competitor_"):
+        return "competitor"
+    if component.feature.startswith("topic_"):
+        return "topic"
+    return "sentiment"
+
+
 def _topic_of(component: ComponentScore) -> str:
     return component.feature.removeprefix("topic_").rsplit("_", 2)[0]
 
 
-def _evidence_part(
-    index: int, account_id: str, component: ComponentScore, as_of: datetime
-) -> Select[*tuple[Any, ...]]:
-    """The up to EVIDENCE_PER_COMPONENT messages behind one component, ranked, with the
-    columns every component kind shares (absent ones NULL). Whether the component hurts
-    (worst first) is a bound value, not a different ORDER BY, so that the statement's shape,
-    and with it SQLAlchemy's compiled-statement cache entry, depends only on the kinds of
-    the components asked about."""
-    window = timedelta(days=90 if "90d" in component.feature else 30)
-    hurting = component.transformed is not None and component.transformed < 50
+@functools.lru_cache(maxsize=64)
+def _evidence_statement(kinds: tuple[EvidenceKind, ...]) -> Select[*tuple[Any, ...]]:
+    """The evidence statement for components of these kinds, in this order. Building it costs
+    more CPU than running it (a dozen ranked sub-queries), so it is built once per sequence of
+    kinds (a scorecard set gives one) and kept; it holds no values, only bound parameters."""
+    parts = [_evidence_part(index, kind) for index, kind in enumerate(kinds)]
+    union = union_all(*(select_columns(*part.subquery().c) for part in parts)).subquery()
+    return select_columns(*union.c).order_by(union.c.part, union.c.rank)
+
+
+def _evidence_part(index: int, kind: EvidenceKind) -> Select[*tuple[Any, ...]]:
+    """The up to EVIDENCE_PER_COMPONENT messages behind the component at `index`, ranked,
+    with the columns every component kind shares (absent ones NULL). Its account, window,
+    topic and whether it hurts (worst first) are bound parameters named after `index`."""
+    hurting = bindparam(f"hurting_{index}", type_=Boolean)
     base = [
-        col(Message.account_id) == account_id,
-        col(Message.created_at) > as_of - window,
-        col(Message.created_at) <= as_of,
+        col(Message.account_id) == bindparam("account_id"),
+        col(Message.created_at) > bindparam(f"start_{index}"),
+        col(Message.created_at) <= bindparam(f"end_{index}"),
         col(Message.author_role).in_(SIGNAL_ROLES),
     ]
     none: Any = cast(null(), String)
     table: Any
-    if component.feature.startswith("competitor_"):
+    if kind == "competitor":
         table, quote = CompetitorMention, col(CompetitorMention.evidence)
         order: list[Any] = [col(Message.created_at).desc()]
         extra: list[Any] = [col(CompetitorMention.competitor), col(CompetitorMention.intent)]
-    elif component.feature.startswith("topic_"):
+    elif kind == "topic":
         table, quote = MessageTopic, col(MessageTopic.evidence)
         # hurting: lowest aspect sentiment first; else newest first
         order = [
-            case((literal(hurting, Boolean), col(MessageTopic.score))).asc(),
-            case((literal(not hurting, Boolean), col(Message.created_at))).desc(),
+            case((hurting, col(MessageTopic.score))).asc(),
+            case((not_(hurting), col(Message.created_at))).desc(),
         ]
         extra = [none, none]
-        base.append(col(MessageTopic.topic) == _topic_of(component))
+        base.append(col(MessageTopic.topic) == bindparam(f"topic_{index}"))
     else:
         table, quote = MessageScore, col(Message.text)
         # hurting: lowest score first; else highest first
-        order = [(col(MessageScore.score) * literal(1 if hurting else -1)).asc()]
+        order = [case((hurting, col(MessageScore.score)), else_=-col(MessageScore.score)).asc()]
         extra = [none, none]
         version = select(PipelineState.value).where(PipelineState.key == ACTIVE_VERSION_KEY)
         base += [
