@@ -8,13 +8,15 @@ versions can be re-run. Drafts are stored too (previews, suggested weights) but 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from sentiment_service.audit import record_change
 from sentiment_service.storage.tables import ConfigVersion
@@ -60,27 +62,39 @@ def latest_of_keys(
 ) -> dict[str, ConfigVersion]:
     """The newest published version of each key of `kind` (of `keys`, or of every key), in
     one statement; keys without a published version are absent."""
-    published = (col(ConfigVersion.kind) == kind) & (col(ConfigVersion.status) == PUBLISHED)
+    if keys is not None and not keys:
+        return {}
+    params: dict[str, Any] = {"kind": kind, "published": PUBLISHED}
     if keys is not None:
-        if not keys:
-            return {}
-        published = published & col(ConfigVersion.key).in_(list(keys))
+        params["keys"] = list(keys)
+    rows = session.exec(_latest_statement(keys is not None), params=params).all()
+    return {row.key: row for row in rows}
+
+
+@functools.cache
+def _latest_statement(of_keys: bool) -> SelectOfScalar[ConfigVersion]:
+    """`latest_of_keys`'s statement, built once (health reads run it on every request); kind,
+    status and keys are bound parameters."""
+    published = (col(ConfigVersion.kind) == bindparam("kind")) & (
+        col(ConfigVersion.status) == bindparam("published")
+    )
+    if of_keys:
+        published = published & col(ConfigVersion.key).in_(bindparam("keys", expanding=True))
     newest = (
         select(ConfigVersion.key, func.max(ConfigVersion.version).label("version"))
         .where(published)
         .group_by(ConfigVersion.key)
         .subquery()
     )
-    rows = session.exec(
+    return (
         select(ConfigVersion)
         .join(
             newest,
             (col(ConfigVersion.key) == newest.c.key)
             & (col(ConfigVersion.version) == newest.c.version),
         )
-        .where(ConfigVersion.kind == kind)
-    ).all()
-    return {row.key: row for row in rows}
+        .where(col(ConfigVersion.kind) == bindparam("kind"))
+    )
 
 
 def get_version(session: Session, kind: str, key: str, version: int) -> ConfigVersion | None:
