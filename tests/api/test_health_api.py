@@ -8,21 +8,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from sentiment_service.health.service import score_day
-from sentiment_service.model_hub import ModelHub
 from sentiment_service.storage.database import Database
 from sentiment_service.vocabulary import Role
 from tests.conftest import auth
-from tests.health.data import DAY, load_accounts
-
-
-@pytest.fixture
-def scored(database: Database, model_hub: ModelHub) -> Database:
-    load_accounts(database, model_hub)
-    with database.session() as session:
-        score_day(session, DAY - timedelta(days=20), basis="event")
-        score_day(session, DAY, basis="event")
-    return database
 
 
 def test_account_health_is_explained_with_evidence(

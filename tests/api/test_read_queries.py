@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
@@ -20,11 +19,10 @@ from sentiment_service.health.service import (
     score_day,
     without_kinds,
 )
-from sentiment_service.model_hub import ModelHub
 from sentiment_service.storage.database import Database
 from sentiment_service.vocabulary import Role
 from tests.conftest import auth
-from tests.health.data import DAY, load_accounts
+from tests.health.data import DAY
 
 # keys of the scorecards, the scorecards in force, the latest records, their overrides, their
 # calibrations, the evidence quotes of all components, the dark channels
@@ -49,15 +47,6 @@ def counted(database: Database) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(database.engine, "before_cursor_execute", record)
-
-
-@pytest.fixture
-def scored(database: Database, model_hub: ModelHub) -> Database:
-    load_accounts(database, model_hub)
-    with database.session() as session:
-        score_day(session, DAY - timedelta(days=20), basis="event")
-        score_day(session, DAY, basis="event")
-    return database
 
 
 def _more_of_everything(client: TestClient, admin: dict[str, str], database: Database) -> None:
