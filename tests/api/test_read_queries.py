@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from sentiment_service import config_store
+from sentiment_service.health import evidence
 from sentiment_service.health.account_health import health_of
 from sentiment_service.health.calibrate import CALIBRATION_KIND
 from sentiment_service.health.service import (
@@ -129,3 +130,17 @@ def test_health_route_miss_and_hit_statements(
         <= ROUTE_STATEMENTS + HEALTH_STATEMENTS + 1
     )
     assert ROUTE_STATEMENTS <= len(hit) <= ROUTE_STATEMENTS + 1
+
+
+def test_the_evidence_statement_is_built_once_per_scorecard_set(scored: Database) -> None:
+    """Building the evidence statement costs more than running it: accounts scored under the
+    same scorecards reuse one built statement."""
+    now = datetime.now(UTC)
+    with scored.session() as session:
+        health_of(session, "sad-1", now)
+    built = evidence._evidence_statement.cache_info()
+    with scored.session() as session:
+        for account in ("sad-1", "happy-1", "sad-1"):
+            assert health_of(session, account, now).scores
+    again = evidence._evidence_statement.cache_info()
+    assert again.misses == built.misses and again.hits >= built.hits + 3
