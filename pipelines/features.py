@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from models.topics.taxonomy import load_taxonomy
 from pipelines.feature_value import FeatureValue
@@ -249,6 +251,7 @@ def account_features(
     known = basis == "known"
     start = as_of - LOOKBACK
     facts: dict[str, list[MessageFact]] = defaultdict(list)
+    window = MessageWindow(readable, as_of, known)
     message_query = (
         select_columns(
             col(Message.id),
@@ -264,18 +267,11 @@ def account_features(
             & (col(MessageScore.model_version) == (version or "")),
             isouter=True,
         )
-        .where(
-            col(Message.account_id).in_(readable),
-            col(Message.author_role).in_(SIGNAL_ROLES),
-            col(Message.created_at) > start,
-            col(Message.created_at) <= as_of,
-        )
+        .where(*window.conditions(start))
     )
-    if known:
-        message_query = message_query.where(col(Message.ingested_at) <= as_of)
     message_days: dict[int, tuple[str, datetime]] = {}
     rows = list(session.exec(message_query))
-    corrected = _sentiment_corrections(session, [row[0] for row in rows], as_of, known)
+    corrected = _sentiment_corrections(session, window.ids(start), as_of, known)
     for message_id, account_id, created_at, source, score, label in rows:
         if message_id in corrected:  # a person's label wins over the model's
             label = corrected[message_id]
@@ -289,9 +285,8 @@ def account_features(
         values.update(sentiment_features(facts.get(account_id, []), as_of))
         result[account_id] = values
 
-    recent = [i for i, (_, at) in message_days.items() if at > as_of - timedelta(days=30)]
-    _topic_features(session, result, facts, message_days, recent)
-    _competitor_features(session, result, message_days, as_of)
+    _topic_features(session, result, facts, message_days, window)
+    _competitor_features(session, result, message_days, window)
     metric_query = select(Metric.account_id, Metric.name, Metric.value, Metric.observed_at).where(
         col(Metric.account_id).in_(readable), col(Metric.observed_at) <= as_of
     )
@@ -305,36 +300,66 @@ def account_features(
     return result
 
 
+@dataclass(frozen=True)
+class MessageWindow:
+    """The messages the features of `account_ids` read: signal authors' messages created in
+    a window ending at `as_of` (and, on the known basis, ingested by then). The derived rows
+    (corrections, topics, competitor mentions) are selected with `ids` as a sub-query, so
+    the database joins them instead of the service sending thousands of ids back."""
+
+    account_ids: Sequence[str]
+    as_of: datetime
+    known: bool
+
+    def conditions(self, start: datetime) -> list[ColumnElement[bool]]:
+        """WHERE conditions on Message for the window (start, as_of]."""
+        conditions = [
+            col(Message.account_id).in_(self.account_ids),
+            col(Message.author_role).in_(SIGNAL_ROLES),
+            col(Message.created_at) > start,
+            col(Message.created_at) <= self.as_of,
+        ]
+        if self.known:
+            conditions.append(col(Message.ingested_at) <= self.as_of)
+        return conditions
+
+    def ids(self, start: datetime) -> SelectOfScalar[int | None]:
+        """The ids of the window's messages created after `start`, as a sub-query."""
+        return select(col(Message.id)).where(*self.conditions(start))
+
+
 def _topic_features(
     session: Session,
     result: dict[str, dict[str, FeatureValue]],
     facts: dict[str, list[MessageFact]],
     message_days: dict[int, tuple[str, datetime]],
-    recent: list[int],
+    window: MessageWindow,
 ) -> None:
     """topic_<key>_share_30d and topic_<key>_sentiment_30d from stored message topics."""
     counts: dict[tuple[str, str], int] = defaultdict(int)
     scores: dict[tuple[str, str], list[float]] = defaultdict(list)
     latest: dict[tuple[str, str], datetime] = {}
-    for chunk in _chunks(recent, 5000):
-        rows = session.exec(
-            select(MessageTopic.message_id, MessageTopic.topic, MessageTopic.score).where(
-                col(MessageTopic.message_id).in_(chunk)
-            )
-        ).all()
-        found = {(message_id, topic): score for message_id, topic, score in rows}
-        for (message_id, topic), present in _topic_corrections(session, chunk).items():
-            if not present:
-                found.pop((message_id, topic), None)
-            else:
-                found.setdefault((message_id, topic), None)
-        for (message_id, topic), score in found.items():
-            account_id, at = message_days[message_id]
-            key = (account_id, topic)
-            counts[key] += 1
-            if score is not None:
-                scores[key].append(score)
-            latest[key] = max(at, latest.get(key, at))
+    recent = window.ids(window.as_of - timedelta(days=30))
+    rows = session.exec(
+        select(MessageTopic.message_id, MessageTopic.topic, MessageTopic.score).where(
+            col(MessageTopic.message_id).in_(recent)
+        )
+    ).all()
+    found = {(message_id, topic): score for message_id, topic, score in rows}
+    for (message_id, topic), present in _topic_corrections(session, recent).items():
+        if not present:
+            found.pop((message_id, topic), None)
+        else:
+            found.setdefault((message_id, topic), None)
+    for (message_id, topic), score in found.items():
+        if message_id not in message_days:  # stored after the messages were read
+            continue
+        account_id, at = message_days[message_id]
+        key = (account_id, topic)
+        counts[key] += 1
+        if score is not None:
+            scores[key].append(score)
+        latest[key] = max(at, latest.get(key, at))
     for account_id, values in result.items():
         total = values["message_count_30d"].value or 0.0
         last = max((f.created_at for f in facts.get(account_id, [])), default=None)
@@ -354,23 +379,25 @@ def _competitor_features(
     session: Session,
     result: dict[str, dict[str, FeatureValue]],
     message_days: dict[int, tuple[str, datetime]],
-    as_of: datetime,
+    window: MessageWindow,
 ) -> None:
     """competitor_mentions_90d and competitor_evaluating_90d."""
-    window = [i for i, (_, at) in message_days.items() if at > as_of - timedelta(days=90)]
+    as_of = window.as_of
+    since = as_of - timedelta(days=90)
     mentions: dict[str, int] = defaultdict(int)
     evaluating: dict[str, int] = defaultdict(int)
-    for chunk in _chunks(window, 5000):
-        rows = session.exec(
-            select(CompetitorMention.message_id, CompetitorMention.intent).where(
-                col(CompetitorMention.message_id).in_(chunk)
-            )
-        ).all()
-        for message_id, intent in rows:
-            account_id = message_days[message_id][0]
-            mentions[account_id] += 1
-            evaluating[account_id] += intent == "evaluating"
-    with_messages = {message_days[i][0] for i in window}
+    rows = session.exec(
+        select(CompetitorMention.message_id, CompetitorMention.intent).where(
+            col(CompetitorMention.message_id).in_(window.ids(since))
+        )
+    ).all()
+    for message_id, intent in rows:
+        if message_id not in message_days:  # stored after the messages were read
+            continue
+        account_id = message_days[message_id][0]
+        mentions[account_id] += 1
+        evaluating[account_id] += intent == "evaluating"
+    with_messages = {account_id for account_id, at in message_days.values() if at > since}
     for account_id, values in result.items():
         if account_id not in with_messages:  # no messages: unknown, not "no competitor talk"
             continue
@@ -379,22 +406,20 @@ def _competitor_features(
 
 
 def _sentiment_corrections(
-    session: Session, message_ids: Sequence[int], as_of: datetime, known: bool
+    session: Session, message_ids: SelectOfScalar[int | None], as_of: datetime, known: bool
 ) -> dict[int, str]:
     """The newest sentiment correction of each message (made by `as_of` on the known basis)."""
-    corrected: dict[int, str] = {}
-    for chunk in _chunks(message_ids, 5000):
-        query = select(LabelCorrection.message_id, LabelCorrection.label).where(
-            col(LabelCorrection.message_id).in_(chunk)
-        )
-        if known:
-            query = query.where(col(LabelCorrection.corrected_at) <= as_of)
-        for message_id, label in session.exec(query.order_by(col(LabelCorrection.id))):
-            corrected[message_id] = label
-    return corrected
+    query = select(LabelCorrection.message_id, LabelCorrection.label).where(
+        col(LabelCorrection.message_id).in_(message_ids)
+    )
+    if known:
+        query = query.where(col(LabelCorrection.corrected_at) <= as_of)
+    return dict(session.exec(query.order_by(col(LabelCorrection.id))).all())
 
 
-def _topic_corrections(session: Session, message_ids: Sequence[int]) -> dict[tuple[int, str], bool]:
+def _topic_corrections(
+    session: Session, message_ids: SelectOfScalar[int | None]
+) -> dict[tuple[int, str], bool]:
     """The newest topic correction per (message, topic): whether the topic is present."""
     rows = session.exec(
         select(TopicCorrection.message_id, TopicCorrection.topic, TopicCorrection.present)
@@ -402,11 +427,6 @@ def _topic_corrections(session: Session, message_ids: Sequence[int]) -> dict[tup
         .order_by(col(TopicCorrection.id))
     )
     return {(message_id, topic): present for message_id, topic, present in rows}
-
-
-def _chunks(items: Sequence[int], size: int) -> Iterable[list[int]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
 
 
 def as_json(values: dict[str, FeatureValue]) -> dict[str, dict[str, object]]:
