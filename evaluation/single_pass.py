@@ -40,7 +40,13 @@ from models.sentiment.inference import pad_batch
 from models.sentiment.preprocess import normalize_text
 from models.text_cleaning import clean_message
 from models.topics.encoder import load_sentence_encoder
-from models.topics.shared import POOLED_OUTPUTS, SharedSentimentPass, mean_pool, run_pooled
+from models.topics.shared import (
+    HIDDEN,
+    POOLED_OUTPUTS,
+    SharedSentimentPass,
+    mean_pool,
+    run_pooled,
+)
 
 TWEETEVAL_ROWS = 1500
 
@@ -67,14 +73,6 @@ class SinglePassStudy:
         self.head_b = weights["head.bias"].astype(np.float32)
         self.splitter = SentenceSplitter()
         self.topic_encoder = load_sentence_encoder(cache_size=0)
-
-    def probabilities(self, logits: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities in LABELS order."""
-        z = logits.astype(np.float64) / self.shared.model.temperature
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        return p[:, self.shared._columns]
 
     def pieces(self, text: str) -> list[int]:
         """Word-piece ids of a stretch of text, without special tokens."""
@@ -117,7 +115,7 @@ class SinglePassStudy:
             if len(ids) > self.shared.max_length:
                 continue
             chosen.append(index)
-            same_ids += ids == self.tokenizer.encode(normalize_text(text)).ids
+            same_ids += ids == self.shared.token_ids([text])[0]
             input_ids, mask = pad_batch([ids])
             outputs = self.shared._session.run(
                 list(POOLED_OUTPUTS), {"input_ids": input_ids, "attention_mask": mask}
@@ -127,11 +125,13 @@ class SinglePassStudy:
                 keep[0, [0, len(ids) - 1, *span]] = 1
                 pooled = np.hstack([mean_pool(hidden, keep) for hidden in outputs])[0]
                 span_features.append(pooled)
-                span_logits.append(pooled[-384:] @ self.head_w.T + self.head_b)
+                span_logits.append(pooled[-HIDDEN:] @ self.head_w.T + self.head_b)
             sentences.extend(part.text for part in parts)
-        alone_ids = [self.tokenizer.encode(normalize_text(s)).ids for s in sentences]
-        alone_logits, alone_features = run_pooled(self.shared._session, alone_ids, 32)
-        alone, pooled = self.probabilities(alone_logits), self.probabilities(np.array(span_logits))
+        alone_logits, alone_features = run_pooled(
+            self.shared._session, self.shared.token_ids(sentences), 32
+        )
+        alone = self.shared.calibrated(alone_logits)
+        pooled = self.shared.calibrated(np.array(span_logits))
         target = self.topic_encoder.encode(sentences)
         projection = self.shared._projection
         whole = self.shared.predict_proba([cleaned[i] for i in chosen])

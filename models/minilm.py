@@ -35,9 +35,13 @@ class MiniLMBackend:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """(n, 3) calibrated probabilities."""
-        logits = self.model.logits(list(texts)).astype(np.float64) / self.model.temperature
-        logits -= logits.max(axis=1, keepdims=True)
-        probabilities = np.exp(logits)
+        return self.calibrated(self.model.logits(list(texts)))
+
+    def calibrated(self, logits: np.ndarray) -> np.ndarray:
+        """(n, 3) calibrated probabilities (columns: LABELS) of the graph's raw logits."""
+        scaled = logits.astype(np.float64) / self.model.temperature
+        scaled -= scaled.max(axis=1, keepdims=True)
+        probabilities = np.exp(scaled)
         probabilities /= probabilities.sum(axis=1, keepdims=True)
         return probabilities[:, self._columns]
 

@@ -271,7 +271,7 @@ def account_features(
     )
     message_days: dict[int, tuple[str, datetime]] = {}
     rows = list(session.exec(message_query))
-    corrected = _sentiment_corrections(session, window.ids(start), as_of, known)
+    corrected = _sentiment_corrections(session, window, start)
     for message_id, account_id, created_at, source, score, label in rows:
         if message_id in corrected:  # a person's label wins over the model's
             label = corrected[message_id]
@@ -406,14 +406,15 @@ def _competitor_features(
 
 
 def _sentiment_corrections(
-    session: Session, message_ids: SelectOfScalar[int | None], as_of: datetime, known: bool
+    session: Session, window: MessageWindow, start: datetime
 ) -> dict[int, str]:
-    """The newest sentiment correction of each message (made by `as_of` on the known basis)."""
+    """The newest sentiment correction of each message of the window created after `start`
+    (made by its `as_of` on the known basis)."""
     query = select(LabelCorrection.message_id, LabelCorrection.label).where(
-        col(LabelCorrection.message_id).in_(message_ids)
+        col(LabelCorrection.message_id).in_(window.ids(start))
     )
-    if known:
-        query = query.where(col(LabelCorrection.corrected_at) <= as_of)
+    if window.known:
+        query = query.where(col(LabelCorrection.corrected_at) <= window.as_of)
     return dict(session.exec(query.order_by(col(LabelCorrection.id))).all())
 
 

@@ -196,11 +196,7 @@ class SharedSentimentPass(MiniLMBackend):
         ids = self.token_ids(texts)
         logits, features = run_pooled(self._session, ids, self._batch_size)
         self.cache.put_many([tuple(row) for row in ids], self._projection.apply(features))
-        scaled = logits.astype(np.float64) / self.model.temperature
-        scaled -= scaled.max(axis=1, keepdims=True)
-        probabilities = np.exp(scaled)
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
-        return probabilities[:, self._columns]
+        return self.calibrated(logits)
 
     def embeddings(self, texts: Sequence[str]) -> np.ndarray:
         """Topic embeddings: from the cache where `predict_proba` saw the text, else run now."""

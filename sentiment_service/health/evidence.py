@@ -61,18 +61,18 @@ def evidence_of_components(
     accounts and components is a bound parameter."""
     if not wanted:
         return []
+    kinds = tuple(_kind(component) for component, _ in wanted)
     params: dict[str, Any] = {"account_id": account_id}
-    for index, (component, as_of) in enumerate(wanted):
+    for index, ((component, as_of), kind) in enumerate(zip(wanted, kinds, strict=True)):
         window = timedelta(days=90 if "90d" in component.feature else 30)
         params[f"start_{index}"] = as_of - window
         params[f"end_{index}"] = as_of
         params[f"hurting_{index}"] = (
             component.transformed is not None and component.transformed < 50
         )
-        if _kind(component) == "topic":
+        if kind == "topic":
             params[f"topic_{index}"] = _topic_of(component)
-    statement = _evidence_statement(tuple(_kind(component) for component, _ in wanted))
-    rows = session.execute(statement, params).all()
+    rows = session.execute(_evidence_statement(kinds), params).all()
     found: list[list[dict[str, Any]]] = [[] for _ in wanted]
     for row in rows:
         found[row.part].append(_evidence_row(row, wanted[row.part][0]))
