@@ -17,7 +17,7 @@ from models.onnx_runtime import make_session
 from models.sentiment.preprocess import normalize_text
 
 ARTIFACTS_ROOT = Path(__file__).resolve().parent / "artifacts"
-DEFAULT_VERSION = "minilm-sent-2026.12.5"
+DEFAULT_VERSION = "minilm-sent-2026.12.6"
 
 
 class ArtifactError(RuntimeError):

@@ -41,7 +41,7 @@ from models.topics.embedding_cache import EmbeddingCache, TokenKey
 from models.topics.encoder import DEFAULT_CACHE_SIZE, l2_normalize
 
 ARTIFACTS_ROOT = Path(__file__).resolve().parent / "artifacts"
-DEFAULT_PROJECTION = "minilm-sent-2026.12.5-topic-projection"
+DEFAULT_PROJECTION = "minilm-sent-2026.12.6-topic-projection"
 PROJECTION_FILE = "projection.npz"
 HIDDEN = 384
 POOLED_OUTPUTS: tuple[str, ...] = (
