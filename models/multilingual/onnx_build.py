@@ -34,7 +34,8 @@ OPSET = 17
 Progress = Callable[[str], None]
 
 
-def _bert(e5: E5File) -> Any:  # transformers.BertModel (imported lazily)
+def bert_model(e5: E5File) -> Any:  # transformers.BertModel (imported lazily)
+    """The dequantised weights in a `transformers` BertModel (eval mode, fp32)."""
     import torch
     from transformers import BertConfig, BertModel
 
@@ -114,7 +115,7 @@ def export_fp32(e5: E5File, path: Path) -> None:
     """The fp32 graph with inputs input_ids/attention_mask (dynamic batch and length)."""
     import torch
 
-    module = _layer_means_module(_bert(e5))
+    module = _layer_means_module(bert_model(e5))
     ids = torch.tensor([[0, 1294, 12, 2], [0, 1294, 2, 1]], dtype=torch.long)
     mask = (ids != e5.vocabulary.pad).long()
     with torch.no_grad():
