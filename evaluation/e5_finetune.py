@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import time
 from collections.abc import Sequence
@@ -27,33 +26,18 @@ from typing import Any
 import numpy as np
 
 from models.multilingual.train import LANGUAGES, macro_f1, read_csv
+from models.sentiment.data import bucketed_batches
+from models.sentiment.inference import pad_batch
 
 TARGET_MODULES = ["query", "key", "value", "dense"]
 
 
 def _batch(sequences: Sequence[list[int]], pad: int) -> tuple[Any, Any]:
+    """Padded (input_ids, attention_mask) torch tensors."""
     import torch
 
-    width = max(len(s) for s in sequences)
-    ids = torch.full((len(sequences), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, sequence in enumerate(sequences):
-        ids[row, : len(sequence)] = torch.tensor(sequence)
-        mask[row, : len(sequence)] = 1
-    return ids, mask
-
-
-def _length_bucketed(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list:
-    """Shuffled batches of similar length (sorted within pools of 50 batches)."""
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    batches = []
-    pool = batch_size * 50
-    for start in range(0, len(order), pool):
-        chunk = sorted(order[start : start + pool], key=lambda i: lengths[i])
-        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
-    rng.shuffle(batches)
-    return batches
+    ids, mask = pad_batch(sequences, pad)
+    return torch.from_numpy(ids), torch.from_numpy(mask)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -73,7 +57,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    rng = random.Random(args.seed)
+    rng = np.random.default_rng(args.seed)
     folder = prepare()
     normalise = CodepointNormaliser(folder / NORMALISATION_FILE)
     tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
@@ -145,7 +129,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     step = 0
     encoder.train()
     while step < steps:
-        for index in _length_bucketed(lengths, args.batch_size, rng):
+        for index in bucketed_batches(lengths, args.batch_size, rng):
             ids, mask = _batch([train_ids[i] for i in index], pad)
             target = torch.tensor([train_labels[i] for i in index])
             loss = torch.nn.functional.cross_entropy(logits(ids, mask), target, label_smoothing=0.1)
