@@ -109,14 +109,23 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_scores_nothing_twice(
     pg_url: str, tmp_path: Path, spawn: Callable[..., Child]
 ) -> None:
     _queue_messages(pg_url, MESSAGES)
-    first = _worker(spawn, "worker-1", pg_url, tmp_path, "--batch-size", "8")
-    wait_for(
-        lambda: (_scored(pg_url) >= 16 and _claimed(pg_url) > 0) or not first.alive(),
-        120,
-        "the first worker to be inside its third batch or later",
-    )
-    first.kill()  # SIGKILL, while it scores a claimed batch: no clean-up of any kind
-    wait_until_disconnected(pg_url)
+    # The batch seen claimed can be committed between that check and the kill (a short gap
+    # between batches); then the kill came between batches, so a fresh worker is killed again.
+    for attempt in range(3):
+        first = _worker(spawn, f"worker-1-{attempt}", pg_url, tmp_path, "--batch-size", "8")
+
+        def inside_a_later_batch(worker: Child = first) -> bool:
+            return (_scored(pg_url) >= 16 and _claimed(pg_url) > 0) or not worker.alive()
+
+        wait_for(
+            inside_a_later_batch,
+            120,
+            "the first worker to be inside its third batch or later",
+        )
+        first.kill()  # SIGKILL, while it scores a claimed batch: no clean-up of any kind
+        wait_until_disconnected(pg_url)
+        if _claimed(pg_url) > 0:
+            break
 
     scored_at_kill = _scored(pg_url)
     claimed = _claimed(pg_url)
